@@ -1,0 +1,51 @@
+# The two commands: `make demo` and `make test`. Both set everything up themselves.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test lint setup db-up db-down docs clean help
+
+help:
+	@echo "make demo   set up, start the embedded PostgreSQL, generate scale-1 data, build, summarise"
+	@echo "make test   set up, then run the pytest suite (real dbt, real PostgreSQL)"
+	@echo "make lint   ruff, SQLFluff (dbt templater), yamllint"
+	@echo "make docs   dbt docs generate (offline)"
+	@echo "make clean  stop the embedded server, remove .venv, .ytempire and target/"
+
+setup: $(STAMP) profiles.yml
+
+$(STAMP): pyproject.toml
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP)
+
+# profiles.yml is the user's own copy (git-ignored); every value in it is an env_var().
+profiles.yml: profiles.yml.example
+	test -f profiles.yml || cp profiles.yml.example profiles.yml
+
+demo: setup
+	$(BIN)/ytempire demo
+
+test: setup
+	$(BIN)/pytest
+
+lint: setup
+	$(BIN)/ruff check orchestrator tests/python
+	$(BIN)/ruff format --check orchestrator tests/python
+	$(BIN)/yamllint -s -c .yamllint.yml .
+	$(BIN)/ytempire dbt -- parse --quiet
+	. <($(BIN)/ytempire db env) && $(BIN)/sqlfluff lint models macros tests analyses
+
+docs: setup
+	$(BIN)/ytempire docs
+
+db-up: setup
+	$(BIN)/ytempire db up
+
+db-down: setup
+	$(BIN)/ytempire db down
+
+clean:
+	-test -x $(BIN)/ytempire && $(BIN)/ytempire db down
+	rm -rf $(VENV) .ytempire target target-* logs

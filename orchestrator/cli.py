@@ -1,0 +1,47 @@
+"""`ytempire`: the YTEMPIRE analytics playbooks, run by dbt, from a terminal or cron.
+
+Exit codes (for cron): 0 all passed, 1 warnings only, 2 failures, 3 could not run
+(dbt error, no database, bad configuration).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+
+from orchestrator import __version__
+from orchestrator.commands.db import db_group
+from orchestrator.commands.dbt_passthrough import dbt_command
+from orchestrator.errors import EXIT_COULD_NOT_RUN, YtempireError
+
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+class YtempireGroup(click.Group):
+    """Turns a YtempireError into one sentence on stderr and its exit code, never a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except YtempireError as exc:
+            click.echo(f"ytempire: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+
+
+@click.group(cls=YtempireGroup, context_settings=CONTEXT_SETTINGS, no_args_is_help=True,
+             epilog="Exit codes: 0 all passed, 1 warnings only, 2 failures, 3 could not run.")
+@click.option("-v", "--verbose", count=True, help="More logging on stderr (-v info, -vv debug).")
+@click.version_option(__version__, prog_name="ytempire")
+def main(verbose: int) -> None:
+    """YTEMPIRE analytics: playbooks as dbt builds, alerts on the escalation matrix."""
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(stream=sys.stderr, level=level,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+main.add_command(db_group)
+main.add_command(dbt_command)
+
+__all__ = ["EXIT_COULD_NOT_RUN", "main"]

@@ -1,0 +1,141 @@
+"""The one PostgreSQL connection every command uses.
+
+With `PGHOST` set, the standard libpq variables (PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE)
+name the server. Without it, the project's embedded PostgreSQL (.ytempire/pgdata) is used and
+started on demand. dbt reads the same values through profiles.yml `env_var()`s, so the wrapper
+and a hand-run `dbt build` hit the same database.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
+
+from orchestrator.errors import ConfigError, DatabaseUnavailable
+
+DEFAULT_DATABASE = "ytempire"
+DEFAULT_USER = "postgres"
+
+
+@dataclass(frozen=True)
+class Connection:
+    """Where the database is. `password` is never printed: see `describe()`."""
+
+    host: str
+    port: int
+    user: str
+    dbname: str
+    password: str | None = None
+    embedded: bool = False
+
+    def conninfo(self, dbname: str | None = None) -> str:
+        return make_conninfo(
+            host=self.host,
+            port=str(self.port),
+            user=self.user,
+            dbname=dbname or self.dbname,
+            password=self.password or None,
+            connect_timeout="10",
+        )
+
+    def env(self) -> dict[str, str]:
+        """libpq / profiles.yml variables for a dbt subprocess (PGTZ pins sessions to UTC)."""
+        values = {
+            "PGHOST": self.host,
+            "PGPORT": str(self.port),
+            "PGUSER": self.user,
+            "PGDATABASE": self.dbname,
+            "PGTZ": "UTC",
+        }
+        if self.password:
+            values["PGPASSWORD"] = self.password
+        return values
+
+    def url(self) -> str:
+        """A connection URL without the password (safe to print and log)."""
+        if self.host.startswith("/"):
+            return f"postgresql://{self.user}@/{self.dbname}?host={self.host}&port={self.port}"
+        return f"postgresql://{self.user}@{self.host}:{self.port}/{self.dbname}"
+
+    def describe(self) -> str:
+        kind = "embedded PostgreSQL" if self.embedded else "PostgreSQL"
+        return f"{kind} at {self.url()}"
+
+    def with_database(self, dbname: str) -> Connection:
+        return Connection(self.host, self.port, self.user, dbname, self.password, self.embedded)
+
+
+def configured_from_env(environ: Mapping[str, str] | None = None) -> Connection | None:
+    """The server the PG* variables name, or None when PGHOST is unset (embedded default)."""
+    env = os.environ if environ is None else environ
+    host = env.get("PGHOST", "").strip()
+    if not host:
+        return None
+    raw_port = env.get("PGPORT", "5432").strip() or "5432"
+    try:
+        port = int(raw_port)
+    except ValueError:
+        raise ConfigError(
+            f"PGPORT={raw_port!r} is not a port number: set PGPORT to an integer such as 5432."
+        ) from None
+    return Connection(
+        host=host,
+        port=port,
+        user=env.get("PGUSER", "").strip() or DEFAULT_USER,
+        dbname=env.get("PGDATABASE", "").strip() or DEFAULT_DATABASE,
+        password=env.get("PGPASSWORD") or None,
+        embedded=False,
+    )
+
+
+def resolve(start_embedded: bool = True, root: Path | None = None) -> Connection:
+    """The connection to use: PG* variables if set, else the embedded server (started if asked)."""
+    configured = configured_from_env()
+    if configured is not None:
+        return configured
+    from orchestrator import embedded
+
+    if start_embedded:
+        return embedded.up(root=root)
+    running = embedded.running_connection(root=root)
+    if running is None:
+        raise DatabaseUnavailable(
+            "The embedded PostgreSQL is not running: start it with `ytempire db up` "
+            "(or set PGHOST to use another server)."
+        )
+    return running
+
+
+@contextmanager
+def connect(conn: Connection, autocommit: bool = True) -> Iterator[psycopg.Connection]:
+    """A psycopg connection; an unreachable server becomes one clear DatabaseUnavailable."""
+    try:
+        db = psycopg.connect(conn.conninfo(), autocommit=autocommit)
+    except psycopg.OperationalError as exc:
+        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        raise DatabaseUnavailable(
+            f"Cannot reach {conn.describe()} ({reason}): start the server or fix "
+            "PGHOST/PGPORT/PGUSER/PGDATABASE (unset PGHOST to use the embedded server)."
+        ) from None
+    try:
+        yield db
+    finally:
+        db.close()
+
+
+def ensure_database(conn: Connection) -> None:
+    """Create `conn.dbname` on the server if it does not exist yet (connects to `postgres`)."""
+    admin = conn.with_database("postgres")
+    with connect(admin) as db:
+        exists = db.execute("select 1 from pg_database where datname = %s", (conn.dbname,)).fetchone()
+        if not exists:
+            db.execute(
+                sql.SQL("create database {}").format(sql.Identifier(conn.dbname))
+            )
