@@ -1,0 +1,143 @@
+"""Shared fixtures: real PostgreSQL servers, fresh databases, and dbt runs against them.
+
+`pg_server` is parametrised: the embedded PostgreSQL 18 (always, started in a temporary data
+dir for this test session and stopped after) and the system PostgreSQL on 127.0.0.1:5432
+(when reachable; skipped otherwise, or with YTEMPIRE_TEST_SYSTEM_PG=0). Tests that take a
+`warehouse` therefore run on both servers.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from orchestrator import dbt_invoke, embedded
+from orchestrator.connection import Connection, connect
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+SYSTEM_PG = {
+    "host": os.environ.get("YTEMPIRE_TEST_SYSTEM_PGHOST", "127.0.0.1"),
+    "port": int(os.environ.get("YTEMPIRE_TEST_SYSTEM_PGPORT", "5432")),
+    "user": os.environ.get("YTEMPIRE_TEST_SYSTEM_PGUSER", "postgres"),
+}
+_database_numbers = itertools.count(1)
+
+
+@dataclass
+class Warehouse:
+    """One fresh database on one server, with dbt pointed at it (own target path)."""
+
+    conn: Connection
+    target_path: Path
+    server: str
+
+    def dbt(self, *args: str, dbt_vars: dict[str, Any] | None = None) -> dbt_invoke.DbtInvocation:
+        return dbt_invoke.run(
+            list(args), self.conn, dbt_vars=dbt_vars, target_path=self.target_path,
+            project_dir=PROJECT_DIR,
+        )
+
+    def query(self, statement: str, params: Any = None) -> list[tuple]:
+        with connect(self.conn) as db:
+            return db.execute(statement, params).fetchall()
+
+    def query_dicts(self, statement: str, params: Any = None) -> list[dict[str, Any]]:
+        with connect(self.conn) as db, db.cursor(row_factory=psycopg.rows.dict_row) as cur:
+            return cur.execute(statement, params).fetchall()
+
+    def execute(self, statement: str, params: Any = None) -> None:
+        with connect(self.conn) as db:
+            db.execute(statement, params)
+
+    def artifact(self, name: str) -> dict[str, Any]:
+        return json.loads((self.target_path / name).read_text())
+
+
+def _system_pg_reachable() -> bool:
+    if os.environ.get("YTEMPIRE_TEST_SYSTEM_PG", "1") == "0":
+        return False
+    try:
+        with psycopg.connect(
+            host=SYSTEM_PG["host"], port=SYSTEM_PG["port"], user=SYSTEM_PG["user"],
+            dbname="postgres", connect_timeout=3,
+        ):
+            return True
+    except psycopg.Error:
+        return False
+
+
+@pytest.fixture(scope="session")
+def embedded_server() -> Iterator[Connection]:
+    """A private embedded PostgreSQL for this test session (stopped and removed afterwards)."""
+    workdir = Path(tempfile.mkdtemp(prefix="ytempire-test-"))
+    pgdata = workdir / "pgdata"
+    conn = embedded.up(pgdata=pgdata, dbname="postgres")
+    try:
+        yield conn
+    finally:
+        try:
+            embedded.down(pgdata=pgdata)
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture(
+    scope="session",
+    params=["embedded", pytest.param("system", marks=pytest.mark.system_pg)],
+)
+def pg_server(request: pytest.FixtureRequest) -> Connection:
+    """A server connection (database `postgres`): the embedded one, then the system one."""
+    if request.param == "embedded":
+        return request.getfixturevalue("embedded_server")
+    if not _system_pg_reachable():
+        pytest.skip("system PostgreSQL on 127.0.0.1:5432 is not reachable")
+    return Connection(dbname="postgres", embedded=False, password=None, **SYSTEM_PG)
+
+
+@pytest.fixture(scope="session")
+def new_warehouse(
+    pg_server: Connection, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Callable[[str], Warehouse]]:
+    """Factory: a new empty database (with the extensions the project uses) on `pg_server`."""
+    created: list[Connection] = []
+    server_name = "embedded" if pg_server.embedded else "system"
+
+    def make(label: str = "db") -> Warehouse:
+        name = f"ytempire_test_{os.getpid()}_{next(_database_numbers)}_{label}"[:63]
+        with connect(pg_server) as db:
+            db.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+            db.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+        conn = pg_server.with_database(name)
+        created.append(conn)
+        with connect(conn) as db:
+            for extension in ("pg_stat_statements", "pgstattuple"):
+                try:
+                    db.execute(f"create extension if not exists {extension}")
+                except psycopg.Error:
+                    pass  # the system server may lack contrib; diagnostics tests check for it
+        target = tmp_path_factory.mktemp(f"target-{name}")
+        return Warehouse(conn=conn, target_path=target, server=server_name)
+
+    yield make
+    with connect(pg_server) as db:
+        for conn in created:
+            db.execute(
+                sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(conn.dbname))
+            )
+
+
+@pytest.fixture
+def warehouse(new_warehouse: Callable[[str], Warehouse]) -> Warehouse:
+    """A fresh, empty database for one test."""
+    return new_warehouse("t")
