@@ -35,7 +35,7 @@ lint: setup
 	$(BIN)/ruff format --check orchestrator tests/python
 	$(BIN)/yamllint -s -c .yamllint.yml .
 	$(BIN)/ytempire dbt -- parse --quiet
-	. <($(BIN)/ytempire db env) && $(BIN)/sqlfluff lint models macros tests analyses
+	eval "$$($(BIN)/ytempire db env)" && DBT_PROFILES_DIR=$(CURDIR) $(BIN)/sqlfluff lint models analyses
 
 docs: setup
 	$(BIN)/ytempire docs

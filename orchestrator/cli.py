@@ -12,7 +12,9 @@ import sys
 import click
 
 from orchestrator import __version__
+from orchestrator.commands.cron import cron_command
 from orchestrator.commands.db import db_group
+from orchestrator.commands.docs import docs_command
 from orchestrator.commands.dbt_passthrough import dbt_command
 from orchestrator.errors import EXIT_COULD_NOT_RUN, YtempireError
 
@@ -43,5 +45,7 @@ def main(verbose: int) -> None:
 
 main.add_command(db_group)
 main.add_command(dbt_command)
+main.add_command(cron_command)
+main.add_command(docs_command)
 
 __all__ = ["EXIT_COULD_NOT_RUN", "main"]
