@@ -1,0 +1,94 @@
+"""`ytempire demo`: the whole job end to end on synthetic data (what `make demo` runs)."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from datetime import UTC, datetime
+
+import click
+
+from orchestrator import connection, runner
+from orchestrator.artifacts import NodeResult
+from orchestrator.commands import tables
+from orchestrator.commands.generate import parse_as_of, parse_scale, report_table
+from orchestrator.generate import generate
+
+
+def summary(results: list[NodeResult]) -> str:
+    """Models built, tests passed / warned / failed, and source freshness per source."""
+    by_type: dict[str, Counter[str]] = {}
+    for result in results:
+        if result.origin == "build":
+            by_type.setdefault(result.resource_type, Counter())[str(result.kind)] += 1
+    rows = [
+        [resource_type, *(counted.get(kind, 0) for kind in ("pass", "warn", "fail", "error",
+                                                            "skipped"))]
+        for resource_type, counted in sorted(by_type.items())
+    ]
+    parts = [
+        "dbt build",
+        tables.render(["NODE TYPE", "PASS", "WARN", "FAIL", "ERROR", "SKIPPED"], rows),
+        "",
+        "source freshness",
+    ]
+    freshness = [r for r in results if r.origin == "freshness"]
+    parts.append(
+        tables.render(
+            ["SOURCE", "STATUS", "MINUTES SINCE LAST LOAD", "WARN AFTER", "ERROR AFTER"],
+            [
+                [
+                    r.name,
+                    r.status,
+                    "" if r.minutes_stale is None else f"{r.minutes_stale:.1f}",
+                    "" if r.warn_after_minutes is None else f"{r.warn_after_minutes:g} min",
+                    "" if r.error_after_minutes is None else f"{r.error_after_minutes:g} min",
+                ]
+                for r in sorted(freshness, key=lambda r: r.name)
+            ],
+        )
+    )
+    return "\n".join(parts)
+
+
+@click.command("demo")
+@click.option("--scale", "scale_text", default="1", show_default=True,
+              help="Synthetic data scale (1 = 100 users, 400 channels, 10,000 videos).")
+@click.option("--days", default=35, show_default=True, help="Days of history ending at --as-of.")
+@click.option("--as-of", "as_of_text", default=None, help="End of the data (default: now).")
+@click.option("--seed", default=42, show_default=True, help="Random seed of the generator.")
+def demo_command(scale_text: str, days: int, as_of_text: str | None, seed: int) -> None:
+    """Start the database, generate data, run freshness + build + alerting, print a summary.
+
+    Exits with the build's exit code (0 on the clean synthetic data).
+    """
+    started = time.monotonic()
+    scale = parse_scale(scale_text)
+    as_of = parse_as_of(as_of_text)
+    conn = connection.resolve()
+    click.echo(f"database: {conn.describe()}")
+    generated = generate(conn, scale=scale, days=days, as_of=as_of, seed=seed)
+    click.echo(report_table(generated, conn.describe()))
+    click.echo("")
+    report = runner.run_build(runner.BuildOptions(as_of=as_of.astimezone(UTC).isoformat()))
+    click.echo(summary(report.results))
+    click.echo("")
+    if report.alerts:
+        click.echo(f"alerts: {len(report.alerts)} (see `ytempire alerts list`)")
+        click.echo(
+            tables.render(
+                ["LEVEL", "SEVERITY", "TYPE", "OWNER", "FIGURE", "NODE"],
+                [[a.level, a.severity, a.alert_type, a.owner, a.figure, a.node_name]
+                 for a in report.alerts],
+            )
+        )
+    else:
+        click.echo("alerts: none")
+    if report.error:
+        click.echo(f"ytempire: {report.error}", err=True)
+    click.echo(
+        f"\ndemo finished in {time.monotonic() - started:.0f} s at "
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, exit code {report.exit_code}. "
+        "Next: `ytempire docs --serve`, `ytempire alerts list`, `ytempire cron`."
+    )
+    raise SystemExit(report.exit_code)

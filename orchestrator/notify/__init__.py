@@ -1,0 +1,73 @@
+"""Notifications: Slack (Block Kit webhooks), PagerDuty (Events API v2) and email (SMTP).
+
+- `NotifySettings.from_env()`: the channels' configuration from `YTEMPIRE_*` variables.
+- `route(alert, event, settings)`: which configured channels an event goes to, and a line for
+  each wanted channel that is skipped because it is not configured.
+- `render(notification, settings)`: the channel's body, free of secrets (stored in the outbox).
+- `send(channel, body, settings)`: one try; secrets (webhook URL, routing key, SMTP password) are
+  added here from the settings.
+
+Delivery with retries and the durable outbox live in `orchestrator.outbox`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from orchestrator.alert import Alert, Channel, Event, Notification
+from orchestrator.notify import email, pagerduty, slack
+from orchestrator.notify.routing import (
+    CHANNELS_BY_SEVERITY,
+    NOTIFIED_CHANNELS_KEY,
+    RouteDecision,
+    route,
+    wanted_channels,
+)
+from orchestrator.notify.settings import NotifySettings, SmtpSettings, redact
+from orchestrator.notify.transport import SendOutcome
+
+
+def render(notification: Notification, settings: NotifySettings) -> dict[str, Any]:
+    """The body `notification.channel` will receive, without any secret."""
+    channel = notification.channel
+    if channel in (Channel.SLACK_WARNING, Channel.SLACK_CRITICAL):
+        return slack.render(notification, settings)
+    if channel is Channel.PAGERDUTY:
+        return pagerduty.render(notification, settings)
+    return email.render(notification, settings)
+
+
+def send(channel: Channel, body: dict[str, Any], settings: NotifySettings) -> SendOutcome:
+    """One try of one delivery (no retry: see `orchestrator.notify.transport.send_with_retries`)."""
+    if channel in (Channel.SLACK_WARNING, Channel.SLACK_CRITICAL):
+        return slack.send(channel, body, settings)
+    if channel is Channel.PAGERDUTY:
+        return pagerduty.send(body, settings)
+    return email.send(body, settings)
+
+
+def notifications_for(
+    alert: Alert, event: Event, settings: NotifySettings
+) -> tuple[list[Notification], list[str]]:
+    """The notifications one event of `alert` makes, and the skip lines (see `route`)."""
+    decision = route(alert, event, settings)
+    notes = [
+        Notification(channel=channel, event=event, alert=alert) for channel in decision.channels
+    ]
+    return notes, decision.skipped
+
+
+__all__ = [
+    "CHANNELS_BY_SEVERITY",
+    "NOTIFIED_CHANNELS_KEY",
+    "NotifySettings",
+    "RouteDecision",
+    "SendOutcome",
+    "SmtpSettings",
+    "notifications_for",
+    "redact",
+    "render",
+    "route",
+    "send",
+    "wanted_channels",
+]
