@@ -12,10 +12,14 @@ import sys
 import click
 
 from orchestrator import __version__
+from orchestrator.commands.alerts import alerts_group
+from orchestrator.commands.build import build_command
 from orchestrator.commands.cron import cron_command
 from orchestrator.commands.db import db_group
-from orchestrator.commands.docs import docs_command
 from orchestrator.commands.dbt_passthrough import dbt_command
+from orchestrator.commands.demo import demo_command
+from orchestrator.commands.docs import docs_command
+from orchestrator.commands.generate import generate_command
 from orchestrator.errors import EXIT_COULD_NOT_RUN, YtempireError
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -32,20 +36,29 @@ class YtempireGroup(click.Group):
             ctx.exit(exc.exit_code)
 
 
-@click.group(cls=YtempireGroup, context_settings=CONTEXT_SETTINGS, no_args_is_help=True,
-             epilog="Exit codes: 0 all passed, 1 warnings only, 2 failures, 3 could not run.")
+@click.group(
+    cls=YtempireGroup,
+    context_settings=CONTEXT_SETTINGS,
+    no_args_is_help=True,
+    epilog="Exit codes: 0 all passed, 1 warnings only, 2 failures, 3 could not run.",
+)
 @click.option("-v", "--verbose", count=True, help="More logging on stderr (-v info, -vv debug).")
 @click.version_option(__version__, prog_name="ytempire")
 def main(verbose: int) -> None:
     """YTEMPIRE analytics: playbooks as dbt builds, alerts on the escalation matrix."""
     level = logging.WARNING - 10 * min(verbose, 2)
-    logging.basicConfig(stream=sys.stderr, level=level,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        stream=sys.stderr, level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
 
 
 main.add_command(db_group)
 main.add_command(dbt_command)
+main.add_command(generate_command)
 main.add_command(cron_command)
 main.add_command(docs_command)
+main.add_command(demo_command)
+main.add_command(build_command)
+main.add_command(alerts_group)
 
 __all__ = ["EXIT_COULD_NOT_RUN", "main"]

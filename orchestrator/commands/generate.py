@@ -1,0 +1,131 @@
+"""`ytempire generate`: load synthetic raw data (schema `raw`) for demos, tests and benchmarks."""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import UTC, datetime
+
+import click
+
+from orchestrator import connection
+from orchestrator.commands.options import as_of_option, json_option
+from orchestrator.errors import ConfigError
+from orchestrator.generate import INJECTIONS, MAX_SCALE, GenerateReport, generate, make_plan
+
+
+def parse_scale(raw: str) -> float:
+    try:
+        scale = float(raw)
+    except ValueError:
+        raise ConfigError(
+            f"--scale {raw!r} is not a number: use a positive number such as 0.05 or 1."
+        ) from None
+    if not math.isfinite(scale) or not 0 < scale <= MAX_SCALE:
+        raise ConfigError(
+            f"--scale {raw} is out of range: use a number above 0 and at most {MAX_SCALE:g}."
+        )
+    return scale
+
+
+def parse_int(option: str, raw: str, example: int) -> int:
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(
+            f"{option} {raw!r} is not a whole number: use e.g. {option} {example}."
+        ) from None
+
+
+def parse_days(raw: str) -> int:
+    days = parse_int("--days", raw, 35)
+    if days < 1:
+        raise ConfigError(f"--days {raw} must be at least 1: use e.g. --days 35.")
+    return days
+
+
+def parse_as_of(raw: str | None) -> datetime:
+    """An ISO timestamp (UTC when it has no zone); default now, rounded down to the minute."""
+    if raw is None or not raw.strip():
+        return datetime.now(UTC).replace(second=0, microsecond=0)
+    try:
+        parsed = datetime.fromisoformat(raw.strip())
+    except ValueError:
+        raise ConfigError(
+            f"--as-of {raw!r} is not a timestamp: use ISO 8601 such as 2026-11-28T12:00:00Z."
+        ) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def report_table(report: GenerateReport, where: str) -> str:
+    width = max(len(table) for table in report.rows)
+    lines = [f"{'table':<{width}}  {'rows':>12}"]
+    lines += [f"{table:<{width}}  {count:>12,}" for table, count in report.rows.items()]
+    lines.append(f"{'total':<{width}}  {report.total_rows:>12,}")
+    lines.append(
+        f"{report.seconds:.1f} s, {report.rows_per_second:,.0f} rows/s into {where} "
+        f"(as_of {report.as_of.isoformat()}, scale {report.scale:g}, days {report.days}, "
+        f"seed {report.seed}, injected: {', '.join(report.injected) or 'none'})"
+    )
+    return "\n".join(lines)
+
+
+def report_json(report: GenerateReport) -> str:
+    document = {
+        "rows": report.rows,
+        "total_rows": report.total_rows,
+        "seconds": round(report.seconds, 3),
+        "rows_per_second": round(report.rows_per_second),
+        "as_of": report.as_of.isoformat(),
+        "scale": report.scale,
+        "days": report.days,
+        "seed": report.seed,
+        "injected": list(report.injected),
+        "injected_details": report.injected_details,
+    }
+    return json.dumps(document, default=str, indent=2)
+
+
+@click.command("generate")
+@click.option(
+    "--scale",
+    default="1",
+    show_default=True,
+    metavar="S",
+    help="Size: 1 = 100 users, 400 channels, 10,000 videos (API quota is not scaled).",
+)
+@click.option(
+    "--days", default="35", show_default=True, metavar="D", help="Days of history before as_of."
+)
+@as_of_option
+@click.option(
+    "--seed",
+    default="42",
+    show_default=True,
+    metavar="N",
+    help="Random seed: the same arguments give identical tables.",
+)
+@click.option(
+    "--inject",
+    "inject",
+    multiple=True,
+    metavar="NAME",
+    help=f"Plant an anomaly (repeatable): {', '.join(INJECTIONS)}.",
+)
+@json_option
+def generate_command(
+    scale: str, days: str, as_of: str | None, seed: str, inject: tuple[str, ...], as_json: bool
+) -> None:
+    """Replace schema `raw` with synthetic data (default as_of: now, to the minute)."""
+    arguments = {
+        "scale": parse_scale(scale),
+        "days": parse_days(days),
+        "as_of": parse_as_of(as_of),
+        "seed": parse_int("--seed", seed, 42),
+        "inject": inject,
+    }
+    make_plan(**arguments)  # bad input fails before any database is started
+    conn = connection.resolve()
+    connection.ensure_database(conn)
+    report = generate(conn, **arguments)
+    click.echo(report_json(report) if as_json else report_table(report, conn.describe()))
