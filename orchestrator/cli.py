@@ -20,6 +20,7 @@ from orchestrator.commands.dbt_passthrough import dbt_command
 from orchestrator.commands.demo import demo_command
 from orchestrator.commands.docs import docs_command
 from orchestrator.commands.generate import generate_command
+from orchestrator.commands.playbooks import PLAYBOOK_COMMANDS
 from orchestrator.errors import EXIT_COULD_NOT_RUN, YtempireError
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -60,5 +61,7 @@ main.add_command(docs_command)
 main.add_command(demo_command)
 main.add_command(build_command)
 main.add_command(alerts_group)
+for _playbook_command in PLAYBOOK_COMMANDS:
+    main.add_command(_playbook_command)
 
 __all__ = ["EXIT_COULD_NOT_RUN", "main"]

@@ -134,8 +134,8 @@ def ensure_database(conn: Connection) -> None:
     """Create `conn.dbname` on the server if it does not exist yet (connects to `postgres`)."""
     admin = conn.with_database("postgres")
     with connect(admin) as db:
-        exists = db.execute("select 1 from pg_database where datname = %s", (conn.dbname,)).fetchone()
+        exists = db.execute(
+            "select 1 from pg_database where datname = %s", (conn.dbname,)
+        ).fetchone()
         if not exists:
-            db.execute(
-                sql.SQL("create database {}").format(sql.Identifier(conn.dbname))
-            )
+            db.execute(sql.SQL("create database {}").format(sql.Identifier(conn.dbname)))

@@ -116,6 +116,10 @@ def run(
         stdout=completed.stdout or "",
         stderr=completed.stderr or "",
     )
-    log.info("dbt %s exited %s in %.1fs", args[0] if args else "", completed.returncode,
-             invocation.seconds)
+    log.info(
+        "dbt %s exited %s in %.1fs",
+        args[0] if args else "",
+        completed.returncode,
+        invocation.seconds,
+    )
     return invocation

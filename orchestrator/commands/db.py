@@ -33,7 +33,9 @@ def db_down() -> None:
         click.echo("PGHOST is set: the configured server is not ours to stop; nothing done.")
         return
     stopped = embedded.down()
-    click.echo("stopped the embedded PostgreSQL" if stopped else "the embedded PostgreSQL was not running")
+    click.echo(
+        "stopped the embedded PostgreSQL" if stopped else "the embedded PostgreSQL was not running"
+    )
 
 
 @db_group.command("url")
@@ -59,7 +61,9 @@ def db_status() -> None:
         try:
             with connection.connect(configured.with_database("postgres")) as db:
                 version = db.execute("show server_version").fetchone()[0]
-            click.echo(f"configured by PGHOST: {configured.describe()}, PostgreSQL {version}, reachable")
+            click.echo(
+                f"configured by PGHOST: {configured.describe()}, PostgreSQL {version}, reachable"
+            )
         except Exception as exc:  # status reports, it does not fail
             click.echo(f"configured by PGHOST: {configured.describe()}, NOT reachable: {exc}")
         return

@@ -22,8 +22,10 @@ def summary(results: list[NodeResult]) -> str:
         if result.origin == "build":
             by_type.setdefault(result.resource_type, Counter())[str(result.kind)] += 1
     rows = [
-        [resource_type, *(counted.get(kind, 0) for kind in ("pass", "warn", "fail", "error",
-                                                            "skipped"))]
+        [
+            resource_type,
+            *(counted.get(kind, 0) for kind in ("pass", "warn", "fail", "error", "skipped")),
+        ]
         for resource_type, counted in sorted(by_type.items())
     ]
     parts = [
@@ -52,8 +54,13 @@ def summary(results: list[NodeResult]) -> str:
 
 
 @click.command("demo")
-@click.option("--scale", "scale_text", default="1", show_default=True,
-              help="Synthetic data scale (1 = 100 users, 400 channels, 10,000 videos).")
+@click.option(
+    "--scale",
+    "scale_text",
+    default="1",
+    show_default=True,
+    help="Synthetic data scale (1 = 100 users, 400 channels, 10,000 videos).",
+)
 @click.option("--days", default=35, show_default=True, help="Days of history ending at --as-of.")
 @click.option("--as-of", "as_of_text", default=None, help="End of the data (default: now).")
 @click.option("--seed", default=42, show_default=True, help="Random seed of the generator.")
@@ -66,6 +73,8 @@ def demo_command(scale_text: str, days: int, as_of_text: str | None, seed: int) 
     scale = parse_scale(scale_text)
     as_of = parse_as_of(as_of_text)
     conn = connection.resolve()
+    if not conn.embedded:
+        connection.ensure_database(conn)
     click.echo(f"database: {conn.describe()}")
     generated = generate(conn, scale=scale, days=days, as_of=as_of, seed=seed)
     click.echo(report_table(generated, conn.describe()))
@@ -78,8 +87,10 @@ def demo_command(scale_text: str, days: int, as_of_text: str | None, seed: int) 
         click.echo(
             tables.render(
                 ["LEVEL", "SEVERITY", "TYPE", "OWNER", "FIGURE", "NODE"],
-                [[a.level, a.severity, a.alert_type, a.owner, a.figure, a.node_name]
-                 for a in report.alerts],
+                [
+                    [a.level, a.severity, a.alert_type, a.owner, a.figure, a.node_name]
+                    for a in report.alerts
+                ],
             )
         )
     else:

@@ -44,7 +44,10 @@ class Warehouse:
 
     def dbt(self, *args: str, dbt_vars: dict[str, Any] | None = None) -> dbt_invoke.DbtInvocation:
         return dbt_invoke.run(
-            list(args), self.conn, dbt_vars=dbt_vars, target_path=self.target_path,
+            list(args),
+            self.conn,
+            dbt_vars=dbt_vars,
+            target_path=self.target_path,
             project_dir=PROJECT_DIR,
         )
 
@@ -69,8 +72,11 @@ def _system_pg_reachable() -> bool:
         return False
     try:
         with psycopg.connect(
-            host=SYSTEM_PG["host"], port=SYSTEM_PG["port"], user=SYSTEM_PG["user"],
-            dbname="postgres", connect_timeout=3,
+            host=SYSTEM_PG["host"],
+            port=SYSTEM_PG["port"],
+            user=SYSTEM_PG["user"],
+            dbname="postgres",
+            connect_timeout=3,
         ):
             return True
     except psycopg.Error:
@@ -116,7 +122,9 @@ def new_warehouse(
     def make(label: str = "db") -> Warehouse:
         name = f"ytempire_test_{os.getpid()}_{next(_database_numbers)}_{label}"[:63]
         with connect(pg_server) as db:
-            db.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+            db.execute(
+                sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name))
+            )
             db.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
         conn = pg_server.with_database(name)
         created.append(conn)
@@ -133,7 +141,9 @@ def new_warehouse(
     with connect(pg_server) as db:
         for conn in created:
             db.execute(
-                sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(conn.dbname))
+                sql.SQL("drop database if exists {} with (force)").format(
+                    sql.Identifier(conn.dbname)
+                )
             )
 
 

@@ -22,12 +22,21 @@ def test_embedded_server_preloads_pg_stat_statements(embedded_server: Connection
 
 
 def test_pg_variables_win_over_the_embedded_default() -> None:
-    env = {"PGHOST": "db.internal", "PGPORT": "6543", "PGUSER": "analyst", "PGPASSWORD": "s3cret",
-           "PGDATABASE": "warehouse"}
+    env = {
+        "PGHOST": "db.internal",
+        "PGPORT": "6543",
+        "PGUSER": "analyst",
+        "PGPASSWORD": "s3cret",
+        "PGDATABASE": "warehouse",
+    }
     conn = connection.configured_from_env(env)
     assert conn is not None
-    assert (conn.host, conn.port, conn.user, conn.dbname) == ("db.internal", 6543, "analyst",
-                                                              "warehouse")
+    assert (conn.host, conn.port, conn.user, conn.dbname) == (
+        "db.internal",
+        6543,
+        "analyst",
+        "warehouse",
+    )
     assert "s3cret" not in conn.url() and "s3cret" not in conn.describe()
     assert connection.configured_from_env({}) is None
 
@@ -37,7 +46,9 @@ def test_bad_port_names_the_variable() -> None:
         connection.configured_from_env({"PGHOST": "x", "PGPORT": "five"})
 
 
-def test_unreachable_configured_server_is_one_clear_sentence(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unreachable_configured_server_is_one_clear_sentence(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setenv("PGHOST", "127.0.0.1")
     monkeypatch.setenv("PGPORT", "1")  # nothing listens on port 1
     result = CliRunner().invoke(main, ["db", "up"])
@@ -49,8 +60,9 @@ def test_unreachable_configured_server_is_one_clear_sentence(monkeypatch: pytest
             pass
 
 
-def test_db_url_and_env_follow_pg_variables(monkeypatch: pytest.MonkeyPatch,
-                                            embedded_server: Connection) -> None:
+def test_db_url_and_env_follow_pg_variables(
+    monkeypatch: pytest.MonkeyPatch, embedded_server: Connection
+) -> None:
     for name, value in embedded_server.env().items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("PGPASSWORD", "never-printed")

@@ -1,0 +1,15 @@
+{#
+    Returns the calendar date of the timestamp expression `ts` in the business time zone
+    (var `business_timezone`, default UTC): what "today" and "yesterday" mean for a day's figures.
+#}
+{% macro to_business_date(ts) -%}
+    {{ return(adapter.dispatch('to_business_date', 'ytempire')(ts)) }}
+{%- endmacro %}
+
+{% macro default__to_business_date(ts) -%}
+    cast({{ dbt.convert_timezone(var('business_timezone'), ts) }} as date)
+{%- endmacro %}
+
+{% macro postgres__to_business_date(ts) -%}
+    cast(({{ ts }}) at time zone '{{ var("business_timezone") }}' as date)
+{%- endmacro %}

@@ -1,0 +1,53 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='cost_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+        indexes=[
+            {'columns': ['cost_id'], 'unique': true},
+            {'columns': ['video_id']},
+            {'columns': ['user_id']},
+            {'columns': ['incurred_hour']},
+            {'columns': ['incurred_date']},
+        ],
+    )
+}}
+
+with
+
+costs as (
+    select
+        cost_id,
+        video_id,
+        channel_id,
+        user_id,
+        cost_category,
+        amount_cents,
+        quarantine_reason,
+        incurred_date,
+        incurred_hour,
+        incurred_at
+    from {{ ref('int_costs_validated') }}
+),
+
+final as (
+    select
+        cost_id,
+        video_id,
+        channel_id,
+        user_id,
+        cost_category,
+        amount_cents,
+        incurred_date,
+        incurred_hour,
+        incurred_at
+    from costs
+    where
+        quarantine_reason is null
+        {%- if is_incremental() %}
+            and incurred_at >= {{ incremental_window_start('incurred_at') }}
+        {%- endif %}
+)
+
+select * from final

@@ -1,0 +1,290 @@
+"""Read what dbt wrote: `manifest.json`, `run_results.json` and `sources.json`.
+
+Results are read from the artifacts only, never from dbt's console output. A status this module
+does not know (dbt adds some between releases) is kept as `ResultKind.UNKNOWN` with the raw
+string, so it is reported rather than dropped. `dbt source freshness` leaves a source whose query
+failed (e.g. its raw table is missing) out of `sources.json`: `missing_freshness_results` turns
+every source with an SLA that has no result into a `runtime error` result.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from orchestrator.errors import DbtFailed
+
+log = logging.getLogger(__name__)
+
+MANIFEST = "manifest.json"
+RUN_RESULTS = "run_results.json"
+SOURCES = "sources.json"
+
+ALERT_META_KEYS = ("alert_type", "escalation", "owner")
+PARENT_TYPES = ("model", "seed", "snapshot")
+
+
+class ResultKind(StrEnum):
+    PASS = "pass"
+    WARN = "warn"
+    FAIL = "fail"
+    ERROR = "error"
+    SKIPPED = "skipped"
+    UNKNOWN = "unknown"
+
+
+# dbt's status strings (models, tests, seeds, snapshots, freshness) and what they mean here.
+KNOWN_STATUSES: dict[str, ResultKind] = {
+    "success": ResultKind.PASS,
+    "pass": ResultKind.PASS,
+    "no-op": ResultKind.PASS,
+    "warn": ResultKind.WARN,
+    "partial success": ResultKind.WARN,
+    "fail": ResultKind.FAIL,
+    "error": ResultKind.ERROR,
+    "runtime error": ResultKind.ERROR,
+    "skipped": ResultKind.SKIPPED,
+}
+
+
+def classify(status: str | None) -> ResultKind:
+    return KNOWN_STATUSES.get(str(status or "").strip().lower(), ResultKind.UNKNOWN)
+
+
+@dataclass
+class NodeResult:
+    """One result of one dbt node (model, test, seed, snapshot, unit test or source freshness)."""
+
+    unique_id: str
+    resource_type: str
+    name: str
+    status: str  # dbt's own string, kept as written
+    kind: ResultKind
+    origin: str  # "build" (run_results.json) or "freshness" (sources.json)
+    message: str | None = None
+    failures: int | None = None
+    relation_name: str | None = None  # the store_failures table of a test
+    execution_time: float | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+    minutes_stale: float | None = None  # source freshness only
+    warn_after_minutes: float | None = None
+    error_after_minutes: float | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.kind is ResultKind.PASS
+
+    @property
+    def alerts(self) -> bool:
+        """Every non-passing result alerts, except skipped nodes (their cause alerts instead)."""
+        return self.kind not in (ResultKind.PASS, ResultKind.SKIPPED)
+
+    @property
+    def evaluated(self) -> bool:
+        """The condition was checked this run (so an open alert on it may be resolved)."""
+        return self.kind in (ResultKind.PASS, ResultKind.WARN, ResultKind.FAIL, ResultKind.ERROR)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "unique_id": self.unique_id,
+            "resource_type": self.resource_type,
+            "name": self.name,
+            "status": self.status,
+            "kind": str(self.kind),
+            "origin": self.origin,
+            "message": self.message,
+            "failures": self.failures,
+            "minutes_stale": None if self.minutes_stale is None else round(self.minutes_stale, 1),
+            "execution_time": self.execution_time,
+        }
+
+
+@dataclass
+class Manifest:
+    """The parts of manifest.json the wrapper reads: nodes, sources, unit tests and their meta."""
+
+    nodes: dict[str, dict[str, Any]]
+    project_name: str
+    invocation_id: str | None
+    project_test_meta: dict[str, Any] = field(default_factory=dict)
+
+    def node(self, unique_id: str) -> dict[str, Any] | None:
+        return self.nodes.get(unique_id)
+
+    def display_name(self, unique_id: str) -> str:
+        node = self.nodes.get(unique_id) or {}
+        if node.get("resource_type") == "source":
+            return f"{node.get('source_name')}.{node.get('name')}"
+        return str(node.get("name") or unique_id.split(".")[-1])
+
+    def own_meta(self, unique_id: str) -> dict[str, Any]:
+        node = self.nodes.get(unique_id) or {}
+        config = node.get("config") or {}
+        return dict(config.get("meta") or node.get("meta") or {})
+
+    def parent_model(self, unique_id: str) -> str | None:
+        """The model a test is attached to (or the single model a singular/unit test reads)."""
+        node = self.nodes.get(unique_id) or {}
+        attached = node.get("attached_node")
+        if attached:
+            return attached
+        parents = [
+            parent
+            for parent in (node.get("depends_on") or {}).get("nodes") or []
+            if (self.nodes.get(parent) or {}).get("resource_type") in PARENT_TYPES
+        ]
+        if node.get("resource_type") == "unit_test" and parents:
+            return parents[0]
+        return parents[0] if len(parents) == 1 else None
+
+    def meta_for(self, unique_id: str) -> dict[str, Any]:
+        """A node's meta; a test's alert keys fall back to its model's, then to the project's.
+
+        dbt merges the project-level `data_tests: +meta` into every test's meta, so the test's
+        own keys are taken from `unrendered_config` (what the test itself set) when that differs
+        from the project default; otherwise the model's meta wins, then the project default.
+        """
+        node = self.nodes.get(unique_id) or {}
+        meta = self.own_meta(unique_id)
+        if node.get("resource_type") not in ("test", "unit_test"):
+            return meta
+        explicit = dict((node.get("unrendered_config") or {}).get("meta") or {})
+        if explicit == self.project_test_meta:
+            explicit = {}
+        parent = self.parent_model(unique_id)
+        parent_meta = self.own_meta(parent) if parent else {}
+        for key in ALERT_META_KEYS:
+            value = explicit.get(key) or parent_meta.get(key) or meta.get(key)
+            if value:
+                meta[key] = value
+        return meta
+
+    def freshness_sources(self) -> list[str]:
+        """Sources with a freshness SLA (warn_after or error_after set)."""
+        return [
+            unique_id
+            for unique_id, node in self.nodes.items()
+            if node.get("resource_type") == "source" and _has_sla(node)
+        ]
+
+
+def _has_sla(node: dict[str, Any]) -> bool:
+    freshness = node.get("freshness") or (node.get("config") or {}).get("freshness") or {}
+    return any(
+        (freshness.get(key) or {}).get("count") is not None for key in ("warn_after", "error_after")
+    )
+
+
+def _period_minutes(threshold: dict[str, Any] | None) -> float | None:
+    if not threshold or threshold.get("count") is None:
+        return None
+    per = {"minute": 1, "hour": 60, "day": 1440}.get(str(threshold.get("period")))
+    return None if per is None else float(threshold["count"]) * per
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise DbtFailed(
+            f"dbt wrote no {path.name} in {path.parent}: see dbt's output above."
+        ) from None
+    except json.JSONDecodeError as exc:
+        raise DbtFailed(f"{path} is not valid JSON ({exc}): re-run dbt.") from None
+
+
+def load_manifest(target_path: Path, project_test_meta: dict[str, Any] | None = None) -> Manifest:
+    document = _read_json(target_path / MANIFEST)
+    nodes: dict[str, dict[str, Any]] = {}
+    for section in ("nodes", "sources", "unit_tests", "seeds", "snapshots"):
+        nodes.update(document.get(section) or {})
+    metadata = document.get("metadata") or {}
+    return Manifest(
+        nodes=nodes,
+        project_name=str(metadata.get("project_name") or ""),
+        invocation_id=metadata.get("invocation_id"),
+        project_test_meta=dict(project_test_meta or {}),
+    )
+
+
+def _result(manifest: Manifest, raw: dict[str, Any], origin: str) -> NodeResult:
+    unique_id = str(raw.get("unique_id"))
+    node = manifest.node(unique_id) or {}
+    status = str(raw.get("status"))
+    kind = classify(status)
+    if kind is ResultKind.UNKNOWN:
+        log.warning(
+            "dbt reported status %r for %s, which ytempire does not know", status, unique_id
+        )
+    return NodeResult(
+        unique_id=unique_id,
+        resource_type=str(node.get("resource_type") or unique_id.split(".")[0]),
+        name=manifest.display_name(unique_id),
+        status=status,
+        kind=kind,
+        origin=origin,
+        message=raw.get("message") or raw.get("error"),
+        failures=raw.get("failures"),
+        relation_name=raw.get("relation_name") if node.get("resource_type") == "test" else None,
+        execution_time=raw.get("execution_time"),
+        meta=manifest.meta_for(unique_id),
+    )
+
+
+def parse_run_results(target_path: Path, manifest: Manifest) -> tuple[str | None, list[NodeResult]]:
+    """The invocation id and the results of a `dbt build` (or run/test) invocation."""
+    document = _read_json(target_path / RUN_RESULTS)
+    invocation_id = (document.get("metadata") or {}).get("invocation_id")
+    return invocation_id, [_result(manifest, raw, "build") for raw in document.get("results") or []]
+
+
+def parse_sources(target_path: Path, manifest: Manifest) -> tuple[str | None, list[NodeResult]]:
+    """The invocation id and the results of `dbt source freshness`."""
+    document = _read_json(target_path / SOURCES)
+    invocation_id = (document.get("metadata") or {}).get("invocation_id")
+    results = []
+    for raw in document.get("results") or []:
+        result = _result(manifest, raw, "freshness")
+        seconds = raw.get("max_loaded_at_time_ago_in_s")
+        result.minutes_stale = None if seconds is None else float(seconds) / 60
+        criteria = raw.get("criteria") or {}
+        result.warn_after_minutes = _period_minutes(criteria.get("warn_after"))
+        result.error_after_minutes = _period_minutes(criteria.get("error_after"))
+        if result.message is None and not result.passed and result.minutes_stale is not None:
+            result.message = f"last load {result.minutes_stale:.0f} minutes ago"
+        results.append(result)
+    return invocation_id, results
+
+
+def missing_freshness_results(
+    manifest: Manifest, results: Iterable[NodeResult], reasons: dict[str, str] | None = None
+) -> list[NodeResult]:
+    """A `runtime error` result for every source with an SLA that has no freshness result."""
+    seen = {result.unique_id for result in results}
+    missing = []
+    for unique_id in manifest.freshness_sources():
+        if unique_id in seen:
+            continue
+        reason = (reasons or {}).get(unique_id) or "the freshness query did not complete"
+        missing.append(
+            NodeResult(
+                unique_id=unique_id,
+                resource_type="source",
+                name=manifest.display_name(unique_id),
+                status="runtime error",
+                kind=ResultKind.ERROR,
+                origin="freshness",
+                message=f"freshness could not be checked: {reason}",
+                meta=manifest.meta_for(unique_id),
+            )
+        )
+    return missing
+
+
+def relation_of(manifest: Manifest, unique_id: str) -> str | None:
+    return (manifest.node(unique_id) or {}).get("relation_name")

@@ -1,0 +1,180 @@
+"""`ytempire alerts list|ack ID|resolve ID|escalate`: the alert state in `ops.alerts_log`."""
+
+from __future__ import annotations
+
+import getpass
+import json
+
+import click
+import psycopg
+
+from orchestrator import alerts_store, connection, escalation, notify, outbox, runner
+from orchestrator.commands import tables
+from orchestrator.commands.build import now_option, parse_now
+from orchestrator.commands.options import json_option
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+@click.group("alerts")
+def alerts_group() -> None:
+    """List, acknowledge, resolve and escalate the alerts `ytempire build` raised."""
+
+
+@alerts_group.command("list")
+@click.option("--all", "include_resolved", is_flag=True, help="Include resolved alerts.")
+@click.option("--limit", default=100, show_default=True, help="At most this many, newest first.")
+@json_option
+def list_command(include_resolved: bool, limit: int, as_json: bool) -> None:
+    """Open (and acknowledged) alerts, newest first."""
+    conn = connection.resolve()
+    with connection.connect(conn) as db:
+        alerts_store.ensure_schema(db)
+        found = alerts_store.list_alerts(db, include_resolved=include_resolved, limit=limit)
+    if as_json:
+        click.echo(json.dumps({"alerts": [s.to_dict() for s in found]}, indent=2, default=str))
+        return
+    if not found:
+        click.echo("no alerts" if include_resolved else "no open alerts")
+        return
+    click.echo(
+        tables.render(
+            [
+                "ID",
+                "STATUS",
+                "LEVEL",
+                "SEVERITY",
+                "TYPE",
+                "CATEGORY",
+                "OWNER",
+                "FIGURE",
+                "OPENED",
+                "SLA DUE",
+                "NODE",
+            ],
+            [
+                [
+                    s.alert.alert_id,
+                    s.status,
+                    s.alert.level,
+                    s.alert.severity,
+                    s.alert.alert_type,
+                    s.alert.escalation,
+                    s.alert.owner,
+                    s.alert.figure or "",
+                    f"{s.opened_at:%Y-%m-%d %H:%M}",
+                    f"{s.sla_due_at():%Y-%m-%d %H:%M}",
+                    s.alert.node_name or s.alert.dedup_key,
+                ]
+                for s in found
+            ],
+        )
+    )
+
+
+@alerts_group.command("ack")
+@click.argument("alert_id", type=int)
+@click.option("--by", default=None, help="Who acknowledges (default: the current user).")
+@now_option
+def ack_command(alert_id: int, by: str | None, now: str | None) -> None:
+    """Acknowledge an alert: no more reminders and no SLA escalation until its level rises."""
+    conn = connection.resolve()
+    with connection.connect(conn) as db:
+        alerts_store.ensure_schema(db)
+        stored = alerts_store.acknowledge(
+            db, alert_id, by=by or _user(), now=parse_now(now) or runner.utcnow()
+        )
+    click.echo(f"alert {alert_id} acknowledged: {stored.alert.message}")
+
+
+@alerts_group.command("resolve")
+@click.argument("alert_id", type=int)
+@click.option("--by", default=None, help="Who resolves (default: the current user).")
+@now_option
+def resolve_command(alert_id: int, by: str | None, now: str | None) -> None:
+    """Resolve an alert by hand; its channels get the resolve (PagerDuty `resolve`)."""
+    settings = notify.NotifySettings.from_env()
+    conn = connection.resolve()
+    with connection.connect(conn) as db:
+        alerts_store.ensure_schema(db)
+        outbox.ensure_schema(db)
+        with db.transaction():
+            change = alerts_store.resolve(
+                db, alert_id, by=by or _user(), now=parse_now(now) or runner.utcnow()
+            )
+            notes, skipped = runner.apply_changes(db, [change], settings)
+        delivery = outbox.deliver_pending(db, settings)
+    for line in skipped:
+        click.echo(line, err=True)
+    click.echo(
+        f"alert {alert_id} resolved ({len(notes)} notifications, "
+        f"{runner.count_of(delivery, 'sent')} sent)"
+    )
+
+
+@alerts_group.command("escalate", epilog="Exit codes: 0 done, 3 could not run.")
+@click.option("--dry-run", is_flag=True, help="Show what would escalate; change and send nothing.")
+@json_option
+@now_option
+def escalate_command(dry_run: bool, as_json: bool, now: str | None) -> None:
+    """Run the SLA clock without dbt: escalate alerts open past their level's SLA, notify the
+    next owner, and retry undelivered notifications. Cheap: for cron every few minutes."""
+    matrix = escalation.load()
+    settings = notify.NotifySettings.from_env()
+    conn = connection.resolve()
+    with runner.command_lock(conn, "alerts escalate"), connection.connect(conn) as db:
+        alerts_store.ensure_schema(db)
+        outbox.ensure_schema(db)
+        with db.transaction() as transaction:
+            changes = alerts_store.escalate_overdue(
+                db, matrix, now=parse_now(now) or runner.utcnow()
+            )
+            notes, skipped = runner.apply_changes(db, changes, settings)
+            if dry_run:
+                raise psycopg.Rollback(transaction)
+        delivery = None if dry_run else outbox.deliver_pending(db, settings)
+    for line in skipped:
+        click.echo(line, err=True)
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "escalated": [runner.alert_summary(c.alert) for c in changes],
+                    "notifications": [n.to_dict() for n in runner.planned(notes)],
+                    "sent": runner.count_of(delivery, "sent") if delivery else 0,
+                    "dry_run": dry_run,
+                },
+                indent=2,
+                default=str,
+            )
+        )
+        return
+    if not changes:
+        click.echo("no alert past its SLA")
+    else:
+        click.echo(
+            tables.render(
+                ["ID", "NEW LEVEL", "OWNER", "SLA", "ACTION", "NODE"],
+                [
+                    [
+                        c.alert.alert_id,
+                        c.alert.level,
+                        c.alert.owner,
+                        f"{c.alert.sla_minutes} min",
+                        c.alert.action,
+                        c.alert.node_name or c.alert.dedup_key,
+                    ]
+                    for c in changes
+                ],
+            )
+        )
+    if delivery is not None:
+        click.echo(
+            f"delivery: {runner.count_of(delivery, 'sent')} sent, "
+            f"{runner.count_of(delivery, 'pending')} pending"
+        )

@@ -1,0 +1,185 @@
+"""`ytempire build [DBT SELECTION ARGS]`: freshness + build, alerts on the escalation matrix."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime
+
+import click
+
+from orchestrator import runner
+from orchestrator.commands import tables
+from orchestrator.commands.options import as_of_option, json_option
+from orchestrator.errors import ConfigError, YtempireError
+
+EXIT_CODES_HELP = (
+    "Exit codes: 0 all passed, 1 warnings only, 2 failures, 3 could not run (dbt error, "
+    "database unreachable, bad configuration, or another `ytempire build` already running)."
+)
+
+
+def parse_now(value: str | None) -> datetime | None:
+    """An ISO timestamp (UTC when it has no zone) for the hidden --now clock override."""
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ConfigError(
+            f"--now {value!r} is not an ISO timestamp such as 2026-11-15T12:00:00Z."
+        ) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=runner.UTC)
+
+
+now_option = click.option(
+    "--now",
+    "now",
+    default=None,
+    hidden=True,
+    envvar="YTEMPIRE_NOW",
+    help="Pin the SLA clock (tests).",
+)
+
+
+@click.command(
+    "build",
+    context_settings={"ignore_unknown_options": True},
+    epilog=EXIT_CODES_HELP,
+)
+@click.argument("selection", nargs=-1, type=click.UNPROCESSED)
+@as_of_option
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Run dbt and show the notifications it would "
+    "send; send nothing and change no alert state.",
+)
+@click.option("--skip-freshness", is_flag=True, help="Do not run `dbt source freshness`.")
+@json_option
+@now_option
+def build_command(
+    selection: tuple[str, ...],
+    as_of: str | None,
+    dry_run: bool,
+    skip_freshness: bool,
+    as_json: bool,
+    now: str | None,
+) -> None:
+    """Run `dbt source freshness` and `dbt build SELECTION`, alert on every non-passing result.
+
+    SELECTION is passed to `dbt build` as is (e.g. `-s tag:hourly --exclude diagnostics`);
+    freshness is checked for every source. Warnings go to the warning Slack channel;
+    failures to PagerDuty, the critical Slack channel and the on-call email; an alert still open
+    when its level's SLA runs out is escalated. Alert state: `ytempire alerts list`.
+    """
+    options = runner.BuildOptions(
+        selection=list(selection),
+        as_of=as_of,
+        dry_run=dry_run,
+        skip_freshness=skip_freshness,
+        now=parse_now(now),
+    )
+    try:
+        report = runner.run_build(options)
+    except YtempireError as exc:
+        if as_json:  # cron parsing --json still gets one document
+            error = {"command": "build", "exit_code": exc.exit_code, "error": str(exc)}
+            click.echo(json.dumps(error, indent=2))
+        raise
+    for line in report.skipped_channels:
+        click.echo(line, err=True)
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=2, default=str))
+    else:
+        click.echo(render_report(report))
+    if report.error:
+        click.echo(f"ytempire: {report.error}", err=True)
+    raise SystemExit(report.exit_code)
+
+
+def render_report(report: runner.BuildReport) -> str:
+    show_all = logging.getLogger().isEnabledFor(logging.INFO)
+    results = [r for r in report.results if show_all or r.alerts]
+    counts = ", ".join(f"{count} {kind}" for kind, count in report.counts().items() if count)
+    parts = [f"dbt results: {counts or 'none'}"]
+    if results:
+        parts.append(
+            tables.render(
+                ["STATUS", "TYPE", "NODE", "DETAIL"],
+                [[r.status, r.resource_type, r.name, r.message or ""] for r in results],
+            )
+        )
+    events = {change.alert.dedup_key: str(change.event) for change in report.changes}
+    if report.alerts:
+        parts.append(f"\nalerts ({len(report.alerts)}):")
+        parts.append(
+            tables.render(
+                [
+                    "ID",
+                    "EVENT",
+                    "LEVEL",
+                    "SEVERITY",
+                    "TYPE",
+                    "CATEGORY",
+                    "OWNER",
+                    "FIGURE",
+                    "SLA",
+                    "ACTION",
+                    "NODE",
+                ],
+                [
+                    [
+                        a.alert_id or "-",
+                        events.get(a.dedup_key, "-"),
+                        a.level,
+                        a.severity,
+                        a.alert_type,
+                        a.escalation,
+                        a.owner,
+                        a.figure or "",
+                        f"{a.sla_minutes} min",
+                        a.action,
+                        a.node_name or a.dedup_key,
+                    ]
+                    for a in report.alerts
+                ],
+            )
+        )
+    else:
+        parts.append("alerts: none")
+    other = [
+        c for c in report.changes if c.alert.dedup_key not in {a.dedup_key for a in report.alerts}
+    ]
+    if other:
+        parts.append("\nother alert events (SLA clock, resolved):")
+        parts.append(
+            tables.render(
+                ["ID", "EVENT", "LEVEL", "OWNER", "NODE"],
+                [
+                    [
+                        c.alert.alert_id or "-",
+                        c.event,
+                        c.alert.level,
+                        c.alert.owner,
+                        c.alert.node_name or c.alert.dedup_key,
+                    ]
+                    for c in other
+                ],
+            )
+        )
+    verb = "would send" if report.dry_run else "notifications"
+    if report.planned:
+        parts.append(f"\n{verb} ({len(report.planned)}):")
+        parts.append(
+            tables.render(
+                ["ALERT", "EVENT", "LEVEL", "CHANNEL"],
+                [[n.alert_id or n.dedup_key, n.event, n.level, n.channel] for n in report.planned],
+            )
+        )
+    if not report.dry_run:
+        parts.append(
+            f"delivery: {report.delivered} sent, {report.pending} pending, {report.dead} dead"
+        )
+    parts.append(f"exit code {report.exit_code}")
+    return "\n".join(parts)

@@ -1,0 +1,206 @@
+"""The playbooks of the analytics engineer as runs of the wrapper (DESIGN.md, seed 5.1-5.2).
+
+Each playbook is: maintenance steps (weekly, monthly), then `ytempire build` over its dbt
+selection (freshness, models, tests, alerts on the escalation matrix), then the report the
+playbook's people read, queried from the marts it just built. The schedule is `ytempire cron`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+
+from orchestrator import connection, maintenance, runner
+from orchestrator.connection import Connection
+from orchestrator.errors import EXIT_FAILURES, DatabaseUnavailable
+
+
+@dataclass(frozen=True)
+class Report:
+    """One section of a playbook's printed report: a query over a mart."""
+
+    title: str
+    query: str
+
+
+@dataclass(frozen=True)
+class Playbook:
+    name: str
+    title: str
+    selection: tuple[str, ...]
+    reports: tuple[Report, ...]
+    maintenance: Callable[[Connection], list[maintenance.OperationResult]] | None = None
+
+
+@dataclass
+class ReportSection:
+    title: str
+    columns: list[str] = field(default_factory=list)
+    rows: list[tuple[Any, ...]] = field(default_factory=list)
+    note: str | None = None
+
+
+@dataclass
+class PlaybookRun:
+    playbook: Playbook
+    build: runner.BuildReport
+    steps: list[maintenance.OperationResult] = field(default_factory=list)
+    sections: list[ReportSection] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        failed_step = any(not step.ok for step in self.steps)
+        return max(self.build.exit_code, EXIT_FAILURES if failed_step else 0)
+
+
+PLAYBOOKS: dict[str, Playbook] = {
+    playbook.name: playbook
+    for playbook in (
+        Playbook(
+            name="morning",
+            title="Morning checklist (08:00)",
+            selection=(),
+            reports=(
+                Report("Morning summary", "select * from analytics.morning_summary"),
+                Report(
+                    "Data freshness",
+                    "select dataset_name, last_loaded_at, minutes_since_last_load, freshness_status"
+                    " from analytics.data_freshness order by dataset_name",
+                ),
+                Report(
+                    "Overnight jobs not successful",
+                    "select job_name, status, duration_seconds, error_message"
+                    " from analytics.job_status where status <> 'success' order by started_at",
+                ),
+                Report(
+                    "Dashboards over the warning threshold today",
+                    "select dashboard_name, query_count, avg_duration_ms, p95_duration_ms,"
+                    " max_duration_ms, performance_status from analytics.dashboard_performance"
+                    " where query_date = (select max(query_date) from"
+                    " analytics.dashboard_performance) and performance_status <> 'OK'",
+                ),
+                Report(
+                    "API quota today",
+                    "select * from analytics.api_quota_usage"
+                    " order by usage_date desc limit 1",
+                ),
+                Report(
+                    "Yesterday's costs",
+                    "select cost_category, video_count, total_cost_usd, avg_cost_per_video_usd"
+                    " from analytics.cost_rollup_daily where cost_date = (select max(cost_date)"
+                    " - 1 from analytics.cost_rollup_daily) order by is_total_row, cost_category",
+                ),
+                Report("System health", "select * from analytics.system_health"),
+            ),
+        ),
+        Playbook(
+            name="hourly",
+            title="Hourly monitoring",
+            selection=("-s", "tag:hourly", "cost_rollup_hourly", "user_revenue_tracking"),
+            reports=(
+                Report("Real-time (last hour)", "select * from analytics.realtime_metrics"),
+                Report(
+                    "Cost per video, last 3 hours",
+                    "select * from analytics.cost_rollup_hourly order by 1 desc limit 3",
+                ),
+                Report(
+                    "Trending videos",
+                    "select trending_rank, video_title, channel_title, views_gained_24h,"
+                    " trending_score from analytics.trending_videos"
+                    " order by trending_rank limit 5",
+                ),
+                Report(
+                    "Cache",
+                    "select * from analytics.cache_performance order by collected_at desc limit 1",
+                ),
+            ),
+        ),
+        Playbook(
+            name="eod",
+            title="End of day (18:00)",
+            selection=("-s", "tag:finance"),
+            reports=(
+                Report(
+                    "Today's costs",
+                    "select cost_category, video_count, total_cost_usd, avg_cost_per_video_usd"
+                    " from analytics.cost_rollup_daily where cost_date = (select max(cost_date)"
+                    " from analytics.cost_rollup_daily) order by is_total_row, cost_category",
+                ),
+                Report(
+                    "User daily reports (today)",
+                    "select count(*) as users, sum(revenue_cents) as revenue_cents,"
+                    " sum(videos_published) as videos_published"
+                    " from analytics.user_daily_reports"
+                    " where report_date = (select max(report_date)"
+                    " from analytics.user_daily_reports)",
+                ),
+            ),
+        ),
+        Playbook(
+            name="weekly",
+            title="Weekly maintenance (Sunday 02:00)",
+            selection=("-s", "tag:diagnostics"),
+            reports=(
+                Report(
+                    "Performance recommendations",
+                    "select * from diagnostics.performance_recommendations limit 20",
+                ),
+                Report("Slow queries", "select * from diagnostics.pg_slow_queries limit 10"),
+            ),
+            maintenance=maintenance.weekly,
+        ),
+        Playbook(
+            name="monthly",
+            title="Monthly tasks (the 1st)",
+            selection=("-s", "monthly_report", "growth_trends", "cost_baselines"),
+            reports=(
+                Report(
+                    "Monthly report",
+                    "select * from analytics.monthly_report order by month_start_date desc limit 2",
+                ),
+                Report(
+                    "Growth trends",
+                    "select * from analytics.growth_trends order by month_start_date desc limit 2",
+                ),
+            ),
+            maintenance=maintenance.monthly,
+        ),
+    )
+}
+
+
+def query_section(db: psycopg.Connection, report: Report) -> ReportSection:
+    """Run one report query; a mart that is not built (yet) is a note, not a crash."""
+    section = ReportSection(report.title)
+    try:
+        with db.transaction():
+            cursor = db.execute(report.query)
+            section.columns = [column.name for column in cursor.description or []]
+            section.rows = cursor.fetchall()
+    except psycopg.Error as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        section.note = f"not available: {first_line}"
+    return section
+
+
+def run_playbook(name: str, options: runner.BuildOptions) -> PlaybookRun:
+    playbook = PLAYBOOKS[name]
+    steps: list[maintenance.OperationResult] = []
+    if playbook.maintenance is not None and not options.dry_run:
+        try:
+            conn = connection.resolve()
+            steps = playbook.maintenance(conn)
+        except DatabaseUnavailable:
+            steps = []  # the build below reports the outage (exit 3, level-3 alert)
+    options.selection = [*playbook.selection, *options.selection]
+    options.command = name
+    build = runner.run_build(options)
+    run = PlaybookRun(playbook=playbook, build=build, steps=steps)
+    if build.error is None:
+        conn = connection.resolve()
+        with connection.connect(conn) as db:
+            run.sections = [query_section(db, report) for report in playbook.reports]
+    return run

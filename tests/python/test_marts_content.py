@@ -1,0 +1,114 @@
+"""The content marts, row by row, against an independent Python computation over raw rows.
+
+One database per server: generator scale 0.03, as_of pinned, with `dirty_rows` (duplicates,
+null ids, a counter going backwards, future rows: the oracle must exclude or collapse them
+exactly as the contract says), `failed_job` and `slow_dashboard` (so the morning summary has
+open problems to count, and the failing threshold tests must not skip it), then one
+`dbt build -s +tag:content`. realtime_metrics, trending_videos and morning_summary are
+compared with `marts_oracle`: counts and cents exactly, scores to 1e-6.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from conftest import Warehouse
+from marts_oracle import (
+    Raw,
+    expected_morning_summary,
+    expected_realtime_metrics,
+    expected_trending_videos,
+    load_raw,
+    mismatches,
+    project_vars,
+)
+
+from orchestrator.generate import generate
+
+AS_OF = datetime(2026, 11, 15, 12, 7, tzinfo=UTC)
+INJECTIONS = ("dirty_rows", "failed_job", "slow_dashboard")
+CONTENT_MARTS = ("realtime_metrics", "trending_videos", "morning_summary")
+
+
+@dataclass
+class Built:
+    warehouse: Warehouse
+    raw: Raw
+    variables: dict[str, Any]
+    results: dict[str, str]
+
+
+@pytest.fixture(scope="module")
+def built(new_warehouse: Callable[[str], Warehouse]) -> Built:
+    warehouse = new_warehouse("content")
+    generate(warehouse.conn, scale=0.03, as_of=AS_OF, inject=INJECTIONS)
+    invocation = warehouse.dbt(
+        "build",
+        "-s",
+        "+tag:content",
+        "--indirect-selection",
+        "cautious",
+        dbt_vars={"as_of": AS_OF.isoformat()},
+    )
+    assert not invocation.could_not_run, invocation.stdout[-3000:]
+    results = {
+        result["unique_id"]: result["status"]
+        for result in warehouse.artifact("run_results.json")["results"]
+    }
+    raw = load_raw(warehouse.query_dicts, AS_OF)
+    return Built(warehouse=warehouse, raw=raw, variables=project_vars(), results=results)
+
+
+def test_every_content_mart_and_unit_test_builds(built: Built) -> None:
+    for model in CONTENT_MARTS:
+        assert built.results[f"model.ytempire.{model}"] == "success", model
+    unit_tests = {
+        uid: status
+        for uid, status in built.results.items()
+        if uid.startswith("unit_test.") and uid.split(".")[2] in CONTENT_MARTS
+    }
+    assert len(unit_tests) >= 2
+    assert set(unit_tests.values()) == {"pass"}, unit_tests
+
+
+def test_realtime_metrics_matches_oracle(built: Built) -> None:
+    (row,) = built.warehouse.query_dicts("select * from analytics.realtime_metrics")
+    expected = expected_realtime_metrics(built.raw)
+    assert mismatches({"now": row}, {"now": expected}) == []
+    assert expected["active_video_count"] > 0
+    assert row["window_end_at"] == AS_OF
+
+
+def test_trending_videos_matches_oracle(built: Built) -> None:
+    rows = built.warehouse.query_dicts("select * from analytics.trending_videos")
+    actual = {row["video_id"]: row for row in rows}
+    expected = expected_trending_videos(built.raw)
+    for row in expected.values():
+        row.pop("rounded_score")
+    assert mismatches(actual, expected, tolerance={"trending_score": 2e-6}) == []
+    assert len(expected) > 5
+    top = sorted(rows, key=lambda row: row["trending_rank"])[:5]
+    assert [row["trending_score"] for row in top] == sorted(
+        (row["trending_score"] for row in top), reverse=True
+    )
+
+
+def test_morning_summary_matches_oracle(built: Built) -> None:
+    (row,) = built.warehouse.query_dicts("select * from analytics.morning_summary")
+    expected = expected_morning_summary(built.raw, built.variables)
+    assert mismatches({"today": row}, {"today": expected}) == []
+    assert (row["failed_overnight_job_count"], row["slow_dashboard_count"]) == (1, 1)
+    assert row["open_problem_count"] == 2
+
+
+def test_failing_alerts_do_not_skip_the_morning_summary(built: Built) -> None:
+    failed = {uid for uid, status in built.results.items() if status == "fail"}
+    assert {
+        "test.ytempire.assert_monitoring_overnight_jobs_succeeded",
+        "test.ytempire.assert_monitoring_dashboard_not_timing_out",
+    } <= failed
+    assert built.results["model.ytempire.morning_summary"] == "success"
