@@ -161,7 +161,7 @@ checks as (
     select
         'freshness: minutes since the last fct_video_performance collection' as check_name,
         'at_most' as check_kind,
-        {{ dbt.datediff('fact_totals.last_collected_at', as_of(), 'minute') }} as mart_value,
+        {{ dbt.datediff('fact_totals.last_collected_at', as_of(), 'minute') }} as mart_value,  -- noqa: LT05
         {{ var('freshness_video_stats_warn_minutes') }} as source_value
     from fact_totals
 

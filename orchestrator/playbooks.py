@@ -104,7 +104,7 @@ PLAYBOOKS: dict[str, Playbook] = {
                 Report("Real-time (last hour)", "select * from analytics.realtime_metrics"),
                 Report(
                     "Cost per video, last 3 hours",
-                    "select * from analytics.cost_rollup_hourly order by 1 desc limit 3",
+                    "select * from analytics.cost_rollup_hourly order by incurred_hour desc limit 3",
                 ),
                 Report(
                     "Trending videos",

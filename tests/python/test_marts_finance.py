@@ -51,7 +51,7 @@ FINANCE_TESTS = (
 # layers' own tests are proven by their own modules (and would only add build time here)
 UPSTREAM_TEST_EXCLUSIONS = tuple(
     f"path:models/{folder},resource_type:{kind}"
-    for folder in ("staging", "marts/core")
+    for folder in ("staging", "intermediate", "marts/core")
     for kind in ("test", "unit_test")
 )
 FINANCE_BUILD = (
