@@ -6,6 +6,9 @@
     twin only OVER_BUDGET hours, so one condition raises one alert. The alert quotes the
     cost_per_video_usd of the returned rows (max, USD per video).
 -#}
+-- depends_on: {{ ref('monitoring_clock') }}
+{#- a parent that morning_summary does not read, so a failing cost alert never skips it (dbt skips
+    a downstream model only when it depends on all of a failing test's parents) #}
 {{
     config(
         severity='warn',

@@ -5,6 +5,9 @@
     day is evaluated, so the alert clears with the next day. The alert quotes the
     total_cost_usd of the returned row (max, USD).
 -#}
+-- depends_on: {{ ref('monitoring_clock') }}
+{#- a parent that morning_summary does not read, so a failing cost alert never skips it (dbt skips
+    a downstream model only when it depends on all of a failing test's parents) #}
 {{
     config(
         severity='error',

@@ -4,8 +4,10 @@ One database per server: generator scale 0.03, as_of pinned, with `dirty_rows` (
 null ids, a counter going backwards, future rows: the oracle must exclude or collapse them
 exactly as the contract says), `failed_job` and `slow_dashboard` (so the morning summary has
 open problems to count, and the failing threshold tests must not skip it), then one
-`dbt build -s +tag:content`. realtime_metrics, trending_videos and morning_summary are
-compared with `marts_oracle`: counts and cents exactly, scores to 1e-6.
+`dbt build` of the content marts, their ancestors, the tests and unit tests of the content
+folder and the two threshold tests those injections fail (core tests are another suite's).
+realtime_metrics, trending_videos and morning_summary are compared with `marts_oracle`:
+counts and cents exactly, scores to 1e-6.
 """
 
 from __future__ import annotations
@@ -50,8 +52,12 @@ def built(new_warehouse: Callable[[str], Warehouse]) -> Built:
         "build",
         "-s",
         "+tag:content",
+        "monitoring_clock",
+        "path:models/marts/content",
+        "assert_monitoring_overnight_jobs_succeeded",
+        "assert_monitoring_dashboard_not_timing_out",
         "--indirect-selection",
-        "cautious",
+        "empty",
         dbt_vars={"as_of": AS_OF.isoformat()},
     )
     assert not invocation.could_not_run, invocation.stdout[-3000:]
