@@ -156,8 +156,9 @@ evidence as (
                             '\m' || {{ diagnostics_regex_escape('candidates.table_name') }} || '\M'
                         )
                         and filtering_statements.query ~* (
-                            '\m' || {{ diagnostics_regex_escape('candidates.column_name') }}
-                            || '\M"?\s*(=|<|>|<=|>=|<>|!=|\min\M|\mbetween\M|\mlike\M|\milike\M)'
+                            '(\m(where|and|or|on)\s+|\(\s*)("?\w+"?\.)?"?'
+                            || {{ diagnostics_regex_escape('candidates.column_name') }}
+                            || '"?\s*(=|<|>|!=|\min\M|\mbetween\M|\mlike\M|\milike\M)'
                         )
                 )
         end as filter_statement_calls
@@ -174,6 +175,8 @@ scored as (
         evidence.seq_rows_read / nullif(evidence.seq_scans, 0) as rows_per_seq_scan,
         greatest(evidence.estimated_rows / nullif(evidence.estimated_distinct_values, 0), 1)
             as estimated_rows_per_value,
+        round(100.0 * evidence.filter_statement_calls / nullif(evidence.seq_scans, 0), 2)
+            as filter_share_pct,
         coalesce(evidence.filter_statement_calls > 0, false) as has_filter_evidence
     from evidence
 ),
@@ -186,9 +189,16 @@ benefit as (
             * greatest(scored.rows_per_seq_scan - scored.estimated_rows_per_value, 0)
         )::bigint as estimated_avoidable_row_reads,
         case
-            when scored.has_filter_evidence and scored.seq_scan_pct >= 50 then 'HIGH'
+            when
+                scored.has_filter_evidence
+                and scored.seq_scan_pct >= {{ var('missing_index_high_share_pct') }}
+                and scored.filter_share_pct >= {{ var('missing_index_high_share_pct') }}
+                then 'HIGH'
             when scored.has_filter_evidence then 'MEDIUM'
-            when not scored.has_statement_statistics and scored.seq_scan_pct >= 50 then 'MEDIUM'
+            when
+                not scored.has_statement_statistics
+                and scored.seq_scan_pct >= {{ var('missing_index_high_share_pct') }}
+                then 'MEDIUM'
             else 'LOW'
         end as estimated_benefit
     from scored
@@ -275,6 +285,7 @@ final as (
         round(benefit.correlation::numeric, 4) as column_correlation,
         benefit.estimated_avoidable_row_reads,
         benefit.filter_statement_calls::bigint as filter_statement_calls,
+        benefit.filter_share_pct,
         latest_checks.cost_before as hypothetical_cost_before,
         latest_checks.cost_after as hypothetical_cost_after,
         latest_checks.cost_reduction_pct as hypothetical_cost_reduction_pct,
