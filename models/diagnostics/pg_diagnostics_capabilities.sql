@@ -59,9 +59,15 @@ final as (
             when not capabilities.is_on_server
                 then
                     capabilities.extension_name || ' is not installed on this server: '
-                    || capabilities.purpose || ' is unavailable (install the server package, e.g. postgresql-15-'
-                    || capabilities.extension_name || ', then create extension '
-                    || capabilities.extension_name || ').'
+                    || capabilities.purpose || ' is unavailable (install it on the server: '
+                    || case
+                        when capabilities.extension_name = 'hypopg'
+                            then
+                                'on Debian apt-get install postgresql-'
+                                || current_setting('server_version_num')::integer / 10000 || '-hypopg'
+                        else 'it ships with PostgreSQL contrib'
+                    end
+                    || ', then create extension ' || capabilities.extension_name || ').'
             when not capabilities.is_installed
                 then
                     capabilities.extension_name || ' is on the server but not created in this database: '
