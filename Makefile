@@ -27,8 +27,9 @@ profiles.yml: profiles.yml.example
 demo: setup
 	$(BIN)/ytempire demo
 
+# Two workers: the embedded server's half of the suite and the system server's half side by side.
 test: setup
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadgroup
 
 lint: setup
 	$(BIN)/ruff check orchestrator tests/python

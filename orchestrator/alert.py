@@ -29,7 +29,7 @@ class Event(StrEnum):
 class Alert:
     """One open condition, placed on the escalation matrix.
 
-    `dedup_key` is stable for a condition across runs (e.g. "ytempire:source.ytempire.raw.video_stats"),
+    `dedup_key` is stable for a condition across runs (e.g. "ytempire:data_issues:DATA_FRESHNESS"),
     so PagerDuty de-duplicates it and `ops.alerts_log` keeps one open row per condition.
     """
 

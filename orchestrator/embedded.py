@@ -102,7 +102,8 @@ def up(
         conn = running_connection(pgdata=pgdata, dbname=dbname)
         if conn is None:
             raise DatabaseUnavailable(
-                f"The embedded PostgreSQL in {pgdata} did not report a socket: see {pgdata / 'log'}."
+                f"The embedded PostgreSQL in {pgdata} did not report a socket: "
+                f"see {pgdata / 'log'}."
             )
     _configure(conn, pgdata)
     return running_connection(pgdata=pgdata, dbname=dbname) or conn

@@ -37,7 +37,7 @@ def project_root() -> Path:
 
 
 def state_dir(root: Path | None = None) -> Path:
-    """`.ytempire/` in the project: the embedded server's data and local alert files (git-ignored)."""
+    """`.ytempire/`: the embedded server's data and local alert files (git-ignored)."""
     return (root or project_root()) / ".ytempire"
 
 

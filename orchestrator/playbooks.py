@@ -84,8 +84,7 @@ PLAYBOOKS: dict[str, Playbook] = {
                 ),
                 Report(
                     "API quota today",
-                    "select * from analytics.api_quota_usage"
-                    " order by usage_date desc limit 1",
+                    "select * from analytics.api_quota_usage order by usage_date desc limit 1",
                 ),
                 Report(
                     "Yesterday's costs",
@@ -104,7 +103,8 @@ PLAYBOOKS: dict[str, Playbook] = {
                 Report("Real-time (last hour)", "select * from analytics.realtime_metrics"),
                 Report(
                     "Cost per video, last 3 hours",
-                    "select * from analytics.cost_rollup_hourly order by incurred_hour desc limit 3",
+                    "select * from analytics.cost_rollup_hourly"
+                    " order by incurred_hour desc limit 3",
                 ),
                 Report(
                     "Trending videos",

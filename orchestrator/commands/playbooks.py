@@ -74,11 +74,7 @@ def make_command(playbook: playbooks.Playbook) -> click.Command:
         epilog=EXIT_CODES_HELP,
         help=(
             f"{playbook.title}: "
-            + (
-                "maintenance operations, then "
-                if playbook.maintenance is not None
-                else ""
-            )
+            + ("maintenance operations, then " if playbook.maintenance is not None else "")
             + "dbt source freshness and dbt build "
             + (" ".join(playbook.selection) or "(everything)")
             + ", alerts on the escalation matrix, then the playbook's report. Extra dbt "
@@ -91,7 +87,10 @@ def make_command(playbook: playbooks.Playbook) -> click.Command:
     @json_option
     @now_option
     def command(
-        selection: tuple[str, ...], as_of: str | None, dry_run: bool, as_json: bool,
+        selection: tuple[str, ...],
+        as_of: str | None,
+        dry_run: bool,
+        as_json: bool,
         now: str | None,
     ) -> None:
         options = runner.BuildOptions(

@@ -8,6 +8,7 @@ dir for this test session and stopped after) and the system PostgreSQL on 127.0.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
@@ -130,10 +131,9 @@ def new_warehouse(
         created.append(conn)
         with connect(conn) as db:
             for extension in ("pg_stat_statements", "pgstattuple"):
-                try:
+                # the system server may lack contrib; the diagnostics tests check for it
+                with contextlib.suppress(psycopg.Error):
                     db.execute(f"create extension if not exists {extension}")
-                except psycopg.Error:
-                    pass  # the system server may lack contrib; diagnostics tests check for it
         target = tmp_path_factory.mktemp(f"target-{name}")
         return Warehouse(conn=conn, target_path=target, server=server_name)
 
@@ -151,3 +151,16 @@ def new_warehouse(
 def warehouse(new_warehouse: Callable[[str], Warehouse]) -> Warehouse:
     """A fresh, empty database for one test."""
     return new_warehouse("t")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (`make test` runs `-n 2 --dist loadgroup`), keep every test of one
+    server in one worker: the embedded server's tests in one, the system server's in the other,
+    so the two halves of the suite run side by side."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        server = callspec.params.get("pg_server") if callspec is not None else None
+        if server is None and "embedded_server" in getattr(item, "fixturenames", ()):
+            server = "embedded"
+        if server is not None:
+            item.add_marker(pytest.mark.xdist_group(name=f"pg-{server}"))

@@ -55,9 +55,8 @@ def test_unreachable_configured_server_is_one_clear_sentence(
     assert result.exit_code == 3
     assert "Cannot reach PostgreSQL at postgresql://" in result.output
     assert "Traceback" not in result.output
-    with pytest.raises(DatabaseUnavailable):
-        with connect(connection.resolve()):
-            pass
+    with pytest.raises(DatabaseUnavailable), connect(connection.resolve()):
+        pass
 
 
 def test_db_url_and_env_follow_pg_variables(
