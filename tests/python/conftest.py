@@ -153,6 +153,7 @@ def warehouse(new_warehouse: Callable[[str], Warehouse]) -> Warehouse:
     return new_warehouse("t")
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups into the node ids
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Under pytest-xdist (`make test` runs `-n 2 --dist loadgroup`), keep every test of one
     server in one worker: the embedded server's tests in one, the system server's in the other,
