@@ -27,9 +27,9 @@ profiles.yml: profiles.yml.example
 demo: setup
 	$(BIN)/ytempire demo
 
-# Two workers: the embedded server's half of the suite and the system server's half side by side.
+# Two workers, one test module at a time each (a module's tests share its fixtures in order).
 test: setup
-	$(BIN)/pytest -n 2 --dist loadgroup
+	$(BIN)/pytest -n 2 --dist loadfile
 
 lint: setup
 	$(BIN)/ruff check orchestrator tests/python

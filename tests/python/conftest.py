@@ -152,16 +152,3 @@ def warehouse(new_warehouse: Callable[[str], Warehouse]) -> Warehouse:
     """A fresh, empty database for one test."""
     return new_warehouse("t")
 
-
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups into the node ids
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under pytest-xdist (`make test` runs `-n 2 --dist loadgroup`), keep every test of one
-    server in one worker: the embedded server's tests in one, the system server's in the other,
-    so the two halves of the suite run side by side."""
-    for item in items:
-        callspec = getattr(item, "callspec", None)
-        server = callspec.params.get("pg_server") if callspec is not None else None
-        if server is None and "embedded_server" in getattr(item, "fixturenames", ()):
-            server = "embedded"
-        if server is not None:
-            item.add_marker(pytest.mark.xdist_group(name=f"pg-{server}"))
