@@ -151,4 +151,3 @@ def new_warehouse(
 def warehouse(new_warehouse: Callable[[str], Warehouse]) -> Warehouse:
     """A fresh, empty database for one test."""
     return new_warehouse("t")
-
