@@ -109,8 +109,8 @@ def test_defaults_when_nothing_is_set() -> None:
 @pytest.mark.parametrize(
     ("name", "value"),
     [
-        ("YTEMPIRE_SLACK_WARNING_WEBHOOK_URL", "hooks.slack.com/services/T1/B2/s3cr3tt0ken"),
-        ("YTEMPIRE_SLACK_CRITICAL_WEBHOOK_URL", "ftp://hooks.slack.com/services/T1/B2/s3cr3tt0k"),
+        ("YTEMPIRE_SLACK_WARNING_WEBHOOK_URL", "hooks.slack.test/services/t1/b2/s3cr3tt0ken"),
+        ("YTEMPIRE_SLACK_CRITICAL_WEBHOOK_URL", "ftp://hooks.slack.test/services/t1/b2/s3cr3tt0k"),
         ("YTEMPIRE_PAGERDUTY_ROUTING_KEY", "short"),
         ("YTEMPIRE_PAGERDUTY_URL", "events.pagerduty.com"),
         ("YTEMPIRE_SMTP_URL", "mail://user:hunter2secret@mail.example.com"),
