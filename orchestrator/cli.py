@@ -1,13 +1,14 @@
 """`ytempire`: the YTEMPIRE analytics playbooks, run by dbt, from a terminal or cron.
 
 Exit codes (for cron): 0 all passed, 1 warnings only, 2 failures, 3 could not run
-(dbt error, no database, bad configuration).
+(bad arguments, dbt error, no database, bad configuration).
 """
 
 from __future__ import annotations
 
 import logging
 import sys
+from typing import Any, NoReturn
 
 import click
 
@@ -21,27 +22,58 @@ from orchestrator.commands.demo import demo_command
 from orchestrator.commands.docs import docs_command
 from orchestrator.commands.generate import generate_command
 from orchestrator.commands.playbooks import PLAYBOOK_COMMANDS
-from orchestrator.errors import EXIT_COULD_NOT_RUN, YtempireError
+from orchestrator.errors import EXIT_COULD_NOT_RUN, EXIT_OK, YtempireError
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
 class YtempireGroup(click.Group):
-    """Turns a YtempireError into one sentence on stderr and its exit code, never a traceback."""
+    """Turns a YtempireError or a click usage error (unknown option, bad value, missing argument,
+    anywhere in the CLI) into one sentence on stderr and its exit code, never a traceback.
 
-    def invoke(self, ctx: click.Context):
+    A usage error exits 3 ("could not run", as cron reads it), not click's 2 (= failures here),
+    and nothing has run yet: subcommands parse their arguments before their body starts.
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as exc:
+            refuse(ctx, exc)
+
+    def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except click.UsageError as exc:
+            refuse(ctx, exc)
         except YtempireError as exc:
             click.echo(f"ytempire: {exc}", err=True)
             ctx.exit(exc.exit_code)
 
 
+def refuse(ctx: click.Context, exc: click.UsageError) -> NoReturn:
+    """Exit 3 with click's message in one line; a group called without a command shows its help
+    on stdout and exits 0, like `--help`."""
+    if isinstance(exc, click.exceptions.NoArgsIsHelpError):
+        click.echo(exc.ctx.get_help(), color=exc.ctx.color)
+        ctx.exit(EXIT_OK)
+    if exc.ctx is not None:
+        where = exc.ctx.command_path
+    else:  # some parser errors carry no context: name the subcommand being parsed
+        where = " ".join(filter(None, [ctx.command_path, ctx.invoked_subcommand]))
+    message = " ".join(exc.format_message().split()).rstrip(".")
+    end = "" if message.endswith("?") else "."
+    click.echo(f"ytempire: {message} (see `{where} --help`){end}", err=True)
+    ctx.exit(EXIT_COULD_NOT_RUN)
+
+
 @click.group(
+    "ytempire",
     cls=YtempireGroup,
     context_settings=CONTEXT_SETTINGS,
     no_args_is_help=True,
-    epilog="Exit codes: 0 all passed, 1 warnings only, 2 failures, 3 could not run.",
+    epilog="Exit codes: 0 all passed, 1 warnings only, 2 failures, 3 could not run "
+    "(bad arguments included).",
 )
 @click.option("-v", "--verbose", count=True, help="More logging on stderr (-v info, -vv debug).")
 @click.version_option(__version__, prog_name="ytempire")

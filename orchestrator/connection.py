@@ -22,6 +22,17 @@ from orchestrator.errors import ConfigError, DatabaseUnavailable
 
 DEFAULT_DATABASE = "ytempire"
 DEFAULT_USER = "postgres"
+# The session setting that pins as_of() for one run (macros/as_of.sql): set on every connection
+# of the run (dbt's through PGOPTIONS, the wrapper's with set_config), never stored anywhere.
+AS_OF_SETTING = "ytempire.as_of"
+
+
+def pgoptions_with_as_of(as_of: str | None, existing: str | None = None) -> str | None:
+    """PGOPTIONS for a dbt process of a run pinned at `as_of` (an ISO timestamp, no spaces)."""
+    if not as_of:
+        return existing
+    pinned = f"-c {AS_OF_SETTING}={as_of}"
+    return f"{existing} {pinned}" if existing else pinned
 
 
 @dataclass(frozen=True)
@@ -114,8 +125,11 @@ def resolve(start_embedded: bool = True, root: Path | None = None) -> Connection
 
 
 @contextmanager
-def connect(conn: Connection, autocommit: bool = True) -> Iterator[psycopg.Connection]:
-    """A psycopg connection; an unreachable server becomes one clear DatabaseUnavailable."""
+def connect(
+    conn: Connection, autocommit: bool = True, as_of: str | None = None
+) -> Iterator[psycopg.Connection]:
+    """A psycopg connection; an unreachable server becomes one clear DatabaseUnavailable.
+    With `as_of`, the session's as_of() is pinned to it (views read it when queried)."""
     try:
         db = psycopg.connect(conn.conninfo(), autocommit=autocommit)
     except psycopg.OperationalError as exc:
@@ -125,6 +139,10 @@ def connect(conn: Connection, autocommit: bool = True) -> Iterator[psycopg.Conne
             "PGHOST/PGPORT/PGUSER/PGDATABASE (unset PGHOST to use the embedded server)."
         ) from None
     try:
+        if as_of:
+            db.execute("select set_config(%s, %s, false)", (AS_OF_SETTING, as_of))
+            if not autocommit:
+                db.commit()
         yield db
     finally:
         db.close()

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator import paths
-from orchestrator.connection import Connection
+from orchestrator.connection import Connection, pgoptions_with_as_of
 from orchestrator.errors import DbtFailed
 
 log = logging.getLogger(__name__)
@@ -65,9 +65,14 @@ def ensure_profiles(project_dir: Path) -> Path:
     return project_dir
 
 
-def dbt_env(conn: Connection, project_dir: Path, target_path: Path) -> dict[str, str]:
+def dbt_env(
+    conn: Connection, project_dir: Path, target_path: Path, as_of: str | None = None
+) -> dict[str, str]:
     env = dict(os.environ)
     env.update(conn.env())
+    options = pgoptions_with_as_of(as_of, env.get("PGOPTIONS"))
+    if options:
+        env["PGOPTIONS"] = options
     env.update(
         {
             "DBT_PROFILES_DIR": str(ensure_profiles(project_dir)),
@@ -86,11 +91,15 @@ def run(
     conn: Connection,
     *,
     dbt_vars: dict[str, Any] | None = None,
+    as_of: str | None = None,
     target_path: Path | None = None,
     project_dir: Path | None = None,
     capture: bool = True,
 ) -> DbtInvocation:
-    """Run `dbt <args>` against `conn`; never raises for failing nodes, only returns the code."""
+    """Run `dbt <args>` against `conn`; never raises for failing nodes, only returns the code.
+
+    `as_of` pins as_of() for this process only (PGOPTIONS, see macros/as_of.sql): nothing dbt
+    compiles or stores keeps it."""
     project_dir = project_dir or paths.project_root()
     target_path = (target_path or project_dir / "target").resolve()
     target_path.mkdir(parents=True, exist_ok=True)
@@ -102,7 +111,7 @@ def run(
     completed = subprocess.run(
         command,
         cwd=project_dir,
-        env=dbt_env(conn, project_dir, target_path),
+        env=dbt_env(conn, project_dir, target_path, as_of),
         stdout=subprocess.PIPE if capture else None,
         stderr=subprocess.PIPE if capture else None,
         text=True,

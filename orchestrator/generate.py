@@ -80,6 +80,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from orchestrator import raw_state
 from orchestrator.connection import Connection, connect
 from orchestrator.errors import ConfigError
 
@@ -399,22 +400,27 @@ def build_videos(plan: Plan, channels: list[Channel]) -> list[Video]:
         video_id = index + 1
         rng = plan.rng("video", video_id)
         published_at = publish_time(plan, rng, index, total).replace(microsecond=0)
-        videos.append(
-            Video(
-                video_id=video_id,
-                channel_id=pick_channel(rng, channels, published_at),
-                published_at=published_at,
-                duration_s=rng.randint(300, 900),
-                total_views=int(rng.lognormvariate(math.log(15_000), 0.9)) + 100,
-                decay_hours=rng.uniform(6, 18),
-                like_rate=rng.uniform(0.03, 0.06),
-                comment_rate=rng.uniform(0.005, 0.01),
-                watch_share=rng.uniform(0.35, 0.65),
-                rpm_cents=rng.randint(150, 450),
-                collect_offset=timedelta(seconds=rng.randint(60, 600)),
-            )
-        )
+        videos.append(make_video(rng, video_id, published_at, channels))
     return videos
+
+
+def make_video(
+    rng: random.Random, video_id: int, published_at: datetime, channels: list[Channel]
+) -> Video:
+    """A video's channel and attributes, drawn from its own generator after its publish time."""
+    return Video(
+        video_id=video_id,
+        channel_id=pick_channel(rng, channels, published_at),
+        published_at=published_at,
+        duration_s=rng.randint(300, 900),
+        total_views=int(rng.lognormvariate(math.log(15_000), 0.9)) + 100,
+        decay_hours=rng.uniform(6, 18),
+        like_rate=rng.uniform(0.03, 0.06),
+        comment_rate=rng.uniform(0.005, 0.01),
+        watch_share=rng.uniform(0.35, 0.65),
+        rpm_cents=rng.randint(150, 450),
+        collect_offset=timedelta(seconds=rng.randint(60, 600)),
+    )
 
 
 def video_rows(plan: Plan, videos: list[Video]) -> Iterator[tuple]:
@@ -989,6 +995,12 @@ def generate(
         reset_raw_schema(db)
         for table in TABLES:
             rows[table] = copy_rows(db, table, producers[table]())
+        raw_state.record(
+            db,
+            "generate",
+            raw_state.Generation(plan.scale, plan.days, plan.seed, plan.as_of, plan.as_of),
+            inject=plan.inject,
+        )
         db.commit()
         db.autocommit = True
         db.execute("analyze " + ", ".join(f"raw.{table}" for table in TABLES))

@@ -53,6 +53,7 @@ class Invocation:
     """Where and how dbt runs: passed through to `dbt_invoke.run`."""
 
     dbt_vars: dict[str, Any] | None = None
+    as_of: str | None = None  # the run's pinned instant (retention counts days back from it)
     target_path: Path | None = None
     project_dir: Path | None = None
 
@@ -102,6 +103,7 @@ def run_operation(
         command,
         conn,
         dbt_vars=invocation.dbt_vars,
+        as_of=invocation.as_of,
         target_path=invocation.target_path,
         project_dir=invocation.project_dir,
     )
@@ -187,6 +189,7 @@ def build_diagnostics(conn: Connection, invocation: Invocation | None = None) ->
         ["build", "--select", "diagnostics"],
         conn,
         dbt_vars=invocation.dbt_vars,
+        as_of=invocation.as_of,
         target_path=invocation.target_path,
         project_dir=invocation.project_dir,
     )
@@ -241,6 +244,7 @@ def run_playbook(
             ["run-operation", "maintenance_playbook", "--args", json.dumps(args)],
             conn,
             dbt_vars=invocation.dbt_vars,
+            as_of=invocation.as_of,
             target_path=invocation.target_path,
             project_dir=invocation.project_dir,
         )

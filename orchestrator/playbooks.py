@@ -15,7 +15,7 @@ import psycopg
 
 from orchestrator import connection, maintenance, runner
 from orchestrator.connection import Connection
-from orchestrator.errors import EXIT_FAILURES, DatabaseUnavailable
+from orchestrator.errors import EXIT_COULD_NOT_RUN, EXIT_FAILURES, DatabaseUnavailable
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,9 @@ class Playbook:
     title: str
     selection: tuple[str, ...]
     reports: tuple[Report, ...]
-    maintenance: Callable[[Connection], list[maintenance.OperationResult]] | None = None
+    maintenance: (
+        Callable[[Connection, maintenance.Invocation], list[maintenance.OperationResult]] | None
+    ) = None
 
 
 @dataclass
@@ -41,6 +43,7 @@ class ReportSection:
     columns: list[str] = field(default_factory=list)
     rows: list[tuple[Any, ...]] = field(default_factory=list)
     note: str | None = None
+    error: str | None = None  # the query failed: the playbook exits 3 naming the section
 
 
 @dataclass
@@ -51,7 +54,14 @@ class PlaybookRun:
     sections: list[ReportSection] = field(default_factory=list)
 
     @property
+    def section_errors(self) -> list[str]:
+        """One sentence per report section whose query failed."""
+        return [f"report section {s.title!r} failed: {s.error}" for s in self.sections if s.error]
+
+    @property
     def exit_code(self) -> int:
+        if self.section_errors:
+            return EXIT_COULD_NOT_RUN
         failed_step = any(not step.ok for step in self.steps)
         return max(self.build.exit_code, EXIT_FAILURES if failed_step else 0)
 
@@ -67,7 +77,7 @@ PLAYBOOKS: dict[str, Playbook] = {
                 Report("Morning summary", "select * from analytics.morning_summary"),
                 Report(
                     "Data freshness",
-                    "select dataset_name, last_loaded_at, minutes_since_last_load, freshness_status"
+                    "select dataset_name, last_loaded_at, minutes_since_load, freshness_status"
                     " from analytics.data_freshness order by dataset_name",
                 ),
                 Report(
@@ -121,7 +131,7 @@ PLAYBOOKS: dict[str, Playbook] = {
         Playbook(
             name="eod",
             title="End of day (18:00)",
-            selection=("-s", "tag:finance"),
+            selection=("-s", "+tag:finance"),
             reports=(
                 Report(
                     "Today's costs",
@@ -134,8 +144,8 @@ PLAYBOOKS: dict[str, Playbook] = {
                     "select count(*) as users, sum(revenue_cents) as revenue_cents,"
                     " sum(videos_published) as videos_published"
                     " from analytics.user_daily_reports"
-                    " where report_date = (select max(report_date)"
-                    " from analytics.user_daily_reports)",
+                    " where report_date = (select business_date"
+                    " from analytics.monitoring_clock)",
                 ),
             ),
         ),
@@ -155,7 +165,7 @@ PLAYBOOKS: dict[str, Playbook] = {
         Playbook(
             name="monthly",
             title="Monthly tasks (the 1st)",
-            selection=("-s", "monthly_report", "growth_trends", "cost_baselines"),
+            selection=("-s", "+monthly_report", "+growth_trends", "+cost_baselines"),
             reports=(
                 Report(
                     "Monthly report",
@@ -173,7 +183,7 @@ PLAYBOOKS: dict[str, Playbook] = {
 
 
 def query_section(db: psycopg.Connection, report: Report) -> ReportSection:
-    """Run one report query; a mart that is not built (yet) is a note, not a crash."""
+    """Run one report query; a query that fails is the section's error (the run exits 3)."""
     section = ReportSection(report.title)
     try:
         with db.transaction():
@@ -182,7 +192,7 @@ def query_section(db: psycopg.Connection, report: Report) -> ReportSection:
             section.rows = cursor.fetchall()
     except psycopg.Error as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        section.note = f"not available: {first_line}"
+        section.error = first_line
     return section
 
 
@@ -192,7 +202,8 @@ def run_playbook(name: str, options: runner.BuildOptions) -> PlaybookRun:
     if playbook.maintenance is not None and not options.dry_run:
         try:
             conn = connection.resolve()
-            steps = playbook.maintenance(conn)
+            invocation = maintenance.Invocation(as_of=options.as_of)
+            steps = playbook.maintenance(conn, invocation)
         except DatabaseUnavailable:
             steps = []  # the build below reports the outage (exit 3, level-3 alert)
     options.selection = [*playbook.selection, *options.selection]
@@ -201,6 +212,6 @@ def run_playbook(name: str, options: runner.BuildOptions) -> PlaybookRun:
     run = PlaybookRun(playbook=playbook, build=build, steps=steps)
     if build.error is None:
         conn = connection.resolve()
-        with connection.connect(conn) as db:
+        with connection.connect(conn, as_of=options.as_of) as db:
             run.sections = [query_section(db, report) for report in playbook.reports]
     return run

@@ -22,6 +22,7 @@ import hashlib
 import json
 import logging
 import os
+import sys
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -43,6 +44,8 @@ from orchestrator import (
     outbox,
     paths,
     project_vars,
+    raw_state,
+    selection,
 )
 from orchestrator.alert import Alert, Event, Notification, Severity
 from orchestrator.alerts_store import Change
@@ -309,7 +312,6 @@ def _run_dbt(
     evaluated: set[str],
 ) -> list[Alert]:
     target = _target_path(options, project_dir)
-    dbt_vars = {"as_of": options.as_of} if options.as_of else None
     results: list[NodeResult] = []
     freshness: list[NodeResult] = []
     failure: str | None = None
@@ -318,7 +320,7 @@ def _run_dbt(
         run = dbt_invoke.run(
             ["source", "freshness"],
             conn,
-            dbt_vars=dbt_vars,
+            as_of=options.as_of,
             target_path=target,
             project_dir=project_dir,
         )
@@ -330,20 +332,36 @@ def _run_dbt(
             freshness += artifacts.missing_freshness_results(
                 manifest, freshness, _missing_reasons(db, manifest, freshness)
             )
-    (target / artifacts.RUN_RESULTS).unlink(missing_ok=True)
-    run = dbt_invoke.run(
-        ["build", *options.selection],
-        conn,
-        dbt_vars=dbt_vars,
-        target_path=target,
-        project_dir=project_dir,
-    )
-    if run.could_not_run or not (target / artifacts.RUN_RESULTS).exists():
-        failure = failure or _dbt_failure("dbt build", run)
-        manifest = None
-    else:
+    arguments = list(options.selection)
+    replaced_at = raw_state.pending_full_refresh(db)
+    if replaced_at is not None:
+        arguments = ["--full-refresh"]
+        _say(
+            "ytempire: schema raw was replaced by `ytempire generate` at "
+            f"{replaced_at.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC: this run builds every model "
+            "with --full-refresh."
+        )
+    manifest = None
+    for build_arguments in selection.build_invocations(arguments):
+        (target / artifacts.RUN_RESULTS).unlink(missing_ok=True)
+        run = dbt_invoke.run(
+            ["build", *build_arguments],
+            conn,
+            as_of=options.as_of,
+            target_path=target,
+            project_dir=project_dir,
+        )
+        if run.could_not_run or not (target / artifacts.RUN_RESULTS).exists():
+            failure = failure or _dbt_failure("dbt build", run)
+            manifest = None
+            break
         manifest = _manifest(target, project)
-        report.dbt_invocation_id, results = artifacts.parse_run_results(target, manifest)
+        invocation_id, phase_results = artifacts.parse_run_results(target, manifest)
+        report.dbt_invocation_id = report.dbt_invocation_id or invocation_id
+        results += phase_results
+    models_built = all(r.status == "success" for r in results if r.resource_type == "model")
+    if manifest is not None and replaced_at is not None and models_built and not options.dry_run:
+        raw_state.clear_full_refresh(db)  # else the next run full-refreshes again
     report.results = freshness + results
     alerts = escalation.merge_conditions(
         matrix,
@@ -418,6 +436,11 @@ def _missing_reasons(
             else f"the freshness query on {name} failed (see dbt.log)"
         )
     return reasons
+
+
+def _say(line: str) -> None:
+    """One line for the person or cron log reading stderr."""
+    print(line, file=sys.stderr, flush=True)
 
 
 # --- figures ----------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""`ytempire build [DBT SELECTION ARGS]`: freshness + build, alerts on the escalation matrix."""
+"""`ytempire build [SELECTION] [-- DBT ARGS]`: freshness, build, alerts on the escalation matrix."""
 
 from __future__ import annotations
 
@@ -10,75 +10,58 @@ import click
 
 from orchestrator import runner
 from orchestrator.commands import tables
-from orchestrator.commands.options import as_of_option, json_option
-from orchestrator.errors import ConfigError, YtempireError
+from orchestrator.commands.options import (
+    DbtArgsCommand,
+    as_of_timestamp_option,
+    dbt_selection,
+    dbt_selection_options,
+    dry_run_option,
+    json_option,
+    now_option,
+    parse_now,
+)
+from orchestrator.errors import YtempireError
+
+__all__ = ["EXIT_CODES_HELP", "build_command", "now_option", "parse_now", "render_report"]
 
 EXIT_CODES_HELP = (
-    "Exit codes: 0 all passed, 1 warnings only, 2 failures, 3 could not run (dbt error, "
-    "database unreachable, bad configuration, or another `ytempire build` already running)."
+    "Exit codes: 0 all passed, 1 warnings only, 2 failures, 3 could not run (bad arguments, dbt "
+    "error, database unreachable, bad configuration, or another `ytempire build` already running)."
 )
 
 
-def parse_now(value: str | None) -> datetime | None:
-    """An ISO timestamp (UTC when it has no zone) for the hidden --now clock override."""
-    if value is None:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise ConfigError(
-            f"--now {value!r} is not an ISO timestamp such as 2026-11-15T12:00:00Z."
-        ) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=runner.UTC)
-
-
-now_option = click.option(
-    "--now",
-    "now",
-    default=None,
-    hidden=True,
-    envvar="YTEMPIRE_NOW",
-    help="Pin the SLA clock (tests).",
-)
-
-
-@click.command(
-    "build",
-    context_settings={"ignore_unknown_options": True},
-    epilog=EXIT_CODES_HELP,
-)
-@click.argument("selection", nargs=-1, type=click.UNPROCESSED)
-@as_of_option
-@click.option(
-    "--dry-run",
-    is_flag=True,
-    help="Run dbt and show the notifications it would "
-    "send; send nothing and change no alert state.",
-)
+@click.command("build", cls=DbtArgsCommand, epilog=EXIT_CODES_HELP)
+@dbt_selection_options
+@as_of_timestamp_option
+@dry_run_option
 @click.option("--skip-freshness", is_flag=True, help="Do not run `dbt source freshness`.")
 @json_option
 @now_option
 def build_command(
-    selection: tuple[str, ...],
-    as_of: str | None,
+    dbt_args: tuple[str, ...],
+    select: tuple[str, ...],
+    exclude: tuple[str, ...],
+    full_refresh: bool,
+    as_of: datetime | None,
     dry_run: bool,
     skip_freshness: bool,
     as_json: bool,
-    now: str | None,
+    now: datetime | None,
 ) -> None:
-    """Run `dbt source freshness` and `dbt build SELECTION`, alert on every non-passing result.
+    """Run `dbt source freshness` and `dbt build`, alert on every non-passing result.
 
-    SELECTION is passed to `dbt build` as is (e.g. `-s tag:hourly --exclude diagnostics`);
-    freshness is checked for every source. Warnings go to the warning Slack channel;
-    failures to PagerDuty, the critical Slack channel and the on-call email; an alert still open
-    when its level's SLA runs out is escalated. Alert state: `ytempire alerts list`.
+    The selection goes to `dbt build` (e.g. `-s tag:hourly --exclude diagnostics`); any other
+    dbt argument goes after `--` (e.g. `-- --threads 1`). Freshness is checked for every source.
+    Warnings go to the warning Slack channel; failures to PagerDuty, the critical Slack channel
+    and the on-call email; an alert still open when its level's SLA runs out is escalated.
+    Alert state: `ytempire alerts list`.
     """
     options = runner.BuildOptions(
-        selection=list(selection),
-        as_of=as_of,
+        selection=dbt_selection(select, exclude, full_refresh, dbt_args),
+        as_of=as_of.isoformat() if as_of else None,
         dry_run=dry_run,
         skip_freshness=skip_freshness,
-        now=parse_now(now),
+        now=now,
     )
     try:
         report = runner.run_build(options)

@@ -12,6 +12,7 @@ from orchestrator import connection
 from orchestrator.commands.options import as_of_option, json_option
 from orchestrator.errors import ConfigError
 from orchestrator.generate import INJECTIONS, MAX_SCALE, GenerateReport, generate, make_plan
+from orchestrator.generate_append import append_hours
 
 
 def parse_scale(raw: str) -> float:
@@ -44,8 +45,10 @@ def parse_days(raw: str) -> int:
     return days
 
 
-def parse_as_of(raw: str | None) -> datetime:
+def parse_as_of(raw: str | datetime | None) -> datetime:
     """An ISO timestamp (UTC when it has no zone); default now, rounded down to the minute."""
+    if isinstance(raw, datetime):
+        return raw if raw.tzinfo else raw.replace(tzinfo=UTC)
     if raw is None or not raw.strip():
         return datetime.now(UTC).replace(second=0, microsecond=0)
     try:
@@ -112,11 +115,46 @@ def report_json(report: GenerateReport) -> str:
     metavar="NAME",
     help=f"Plant an anomaly (repeatable): {', '.join(INJECTIONS)}.",
 )
+@click.option(
+    "--append-hours",
+    default=None,
+    metavar="N",
+    help="Continue the existing raw data by N hours after its latest instant, as the "
+    "collectors would (instead of replacing it); --scale, --days, --seed and --as-of come from "
+    "the generate it continues.",
+)
+@click.option(
+    "--late-rows",
+    default="0",
+    show_default=True,
+    metavar="K",
+    help="With --append-hours: also land K valid cost events stamped inside the incremental "
+    "lookback (late rows).",
+)
 @json_option
+@click.pass_context
 def generate_command(
-    scale: str, days: str, as_of: str | None, seed: str, inject: tuple[str, ...], as_json: bool
+    ctx: click.Context,
+    scale: str,
+    days: str,
+    as_of: str | None,
+    seed: str,
+    inject: tuple[str, ...],
+    append_hours: str | None,
+    late_rows: str,
+    as_json: bool,
 ) -> None:
-    """Replace schema `raw` with synthetic data (default as_of: now, to the minute)."""
+    """Replace schema `raw` with synthetic data (default as_of: now, to the minute).
+
+    The next `ytempire build` (or playbook) after a replacing generate full-refreshes the
+    incremental models by itself. With --append-hours the data is continued instead.
+    """
+    if append_hours is not None:
+        report = append(ctx, append_hours, late_rows, inject)
+        click.echo(report_json(report) if as_json else report_table(report, "raw (appended)"))
+        return
+    if late_rows != "0":
+        raise ConfigError("--late-rows needs --append-hours: late rows land with appended hours.")
     arguments = {
         "scale": parse_scale(scale),
         "days": parse_days(days),
@@ -129,3 +167,25 @@ def generate_command(
     connection.ensure_database(conn)
     report = generate(conn, **arguments)
     click.echo(report_json(report) if as_json else report_table(report, conn.describe()))
+
+
+def append(
+    ctx: click.Context, hours: str, late_rows: str, inject: tuple[str, ...]
+) -> GenerateReport:
+    fixed = [
+        f"--{name.replace('_', '-')}"
+        for name in ("scale", "days", "seed", "as_of")
+        if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT
+    ]
+    if fixed:
+        raise ConfigError(
+            f"{', '.join(fixed)} cannot be combined with --append-hours: appended hours "
+            "continue the generate that made the data; leave them out."
+        )
+    conn = connection.resolve()
+    return append_hours(
+        conn,
+        parse_int("--append-hours", hours, 1),
+        late_rows=parse_int("--late-rows", late_rows, 2),
+        inject=inject,
+    )

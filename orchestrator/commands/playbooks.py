@@ -11,8 +11,16 @@ import click
 
 from orchestrator import playbooks, runner
 from orchestrator.commands import tables
-from orchestrator.commands.build import EXIT_CODES_HELP, now_option, parse_now, render_report
-from orchestrator.commands.options import as_of_option, json_option
+from orchestrator.commands.build import EXIT_CODES_HELP, render_report
+from orchestrator.commands.options import (
+    DbtArgsCommand,
+    as_of_timestamp_option,
+    dbt_selection,
+    dbt_selection_options,
+    dry_run_option,
+    json_option,
+    now_option,
+)
 
 
 def _plain(value: Any) -> Any:
@@ -30,7 +38,9 @@ def render_sections(run: playbooks.PlaybookRun) -> str:
         parts.append(f"maintenance {step.operation}: {state} ({step.seconds:.1f} s)")
     for section in run.sections:
         parts.append(f"\n== {section.title}")
-        if section.note:
+        if section.error:
+            parts.append(f"FAILED: {section.error}")
+        elif section.note:
             parts.append(section.note)
         elif not section.rows:
             parts.append("(no rows)")
@@ -57,6 +67,7 @@ def run_as_json(run: playbooks.PlaybookRun) -> str:
         {
             "title": section.title,
             "note": section.note,
+            "error": section.error,
             "rows": [
                 {c: _plain(v) for c, v in zip(section.columns, row, strict=True)}
                 for row in section.rows
@@ -70,31 +81,38 @@ def run_as_json(run: playbooks.PlaybookRun) -> str:
 def make_command(playbook: playbooks.Playbook) -> click.Command:
     @click.command(
         playbook.name,
-        context_settings={"ignore_unknown_options": True},
+        cls=DbtArgsCommand,
         epilog=EXIT_CODES_HELP,
         help=(
             f"{playbook.title}: "
             + ("maintenance operations, then " if playbook.maintenance is not None else "")
             + "dbt source freshness and dbt build "
             + (" ".join(playbook.selection) or "(everything)")
-            + ", alerts on the escalation matrix, then the playbook's report. Extra dbt "
-            "selection arguments are appended."
+            + ", alerts on the escalation matrix, then the playbook's report. -s/--select, "
+            "--exclude and --full-refresh are appended to the build; other dbt arguments go "
+            "after `--`."
         ),
     )
-    @click.argument("selection", nargs=-1, type=click.UNPROCESSED)
-    @as_of_option
-    @click.option("--dry-run", is_flag=True, help="Show what would be sent; send nothing.")
+    @dbt_selection_options
+    @as_of_timestamp_option
+    @dry_run_option
     @json_option
     @now_option
     def command(
-        selection: tuple[str, ...],
-        as_of: str | None,
+        dbt_args: tuple[str, ...],
+        select: tuple[str, ...],
+        exclude: tuple[str, ...],
+        full_refresh: bool,
+        as_of: datetime | None,
         dry_run: bool,
         as_json: bool,
-        now: str | None,
+        now: datetime | None,
     ) -> None:
         options = runner.BuildOptions(
-            selection=list(selection), as_of=as_of, dry_run=dry_run, now=parse_now(now)
+            selection=dbt_selection(select, exclude, full_refresh, dbt_args),
+            as_of=as_of.isoformat() if as_of else None,
+            dry_run=dry_run,
+            now=now,
         )
         run = playbooks.run_playbook(playbook.name, options)
         for line in run.build.skipped_channels:
@@ -105,8 +123,9 @@ def make_command(playbook: playbooks.Playbook) -> click.Command:
             click.echo(f"{playbook.title}\n")
             click.echo(render_report(run.build))
             click.echo(render_sections(run))
-        if run.build.error:
-            click.echo(f"ytempire: {run.build.error}", err=True)
+        for problem in [run.build.error, *run.section_errors]:
+            if problem:
+                click.echo(f"ytempire: {problem}", err=True)
         raise SystemExit(run.exit_code)
 
     return command

@@ -2,7 +2,8 @@
     config(
         materialized='incremental',
         unique_key='cost_id',
-        incremental_strategy='delete+insert',
+        incremental_strategy='window_replace',
+        window_column='incurred_at',
         on_schema_change='fail',
         indexes=[
             {'columns': ['cost_id'], 'unique': true},

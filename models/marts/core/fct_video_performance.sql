@@ -2,7 +2,8 @@
     config(
         materialized='incremental',
         unique_key='video_performance_id',
-        incremental_strategy='delete+insert',
+        incremental_strategy='window_replace',
+        window_column='collected_hour',
         on_schema_change='fail',
         indexes=[
             {'columns': ['video_performance_id'], 'unique': true},

@@ -1,8 +1,9 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='report_date',
+        incremental_strategy='window_replace',
+        window_column='report_date',
+        window_start=user_daily_reports_window_start(),
         on_schema_change='fail',
         indexes=[
             {'columns': ['report_date', 'user_id'], 'unique': true},
@@ -14,9 +15,9 @@
 {#-
     Each run (re)builds every report day from the first day of the month of
     (as_of's date - restate days) through as_of's date; a full build covers every date of
-    dim_date up to as_of's date. delete+insert on report_date replaces those days' rows.
+    dim_date up to as_of's date. The window_replace strategy deletes every stored day from the
+    window start on (days after as_of's date included) and inserts the rebuilt ones.
 -#}
-{%- set restate_days = var('user_daily_reports_restate_days', 2) %}
 {%- set run_rate_days = 30 %}
 
 with
@@ -65,10 +66,7 @@ report_window as (
     select
         {{ to_business_date(as_of()) }} as as_of_date,
         {%- if is_incremental() %}
-            cast(
-                {{ dbt.date_trunc('month', dbt.dateadd('day', -restate_days, to_business_date(as_of()))) }}
-                as date
-            ) as window_start_date
+            {{ user_daily_reports_window_start() }} as window_start_date
         {%- else %}
         (select min(date_day) from dim_date) as window_start_date
         {%- endif %}
@@ -239,8 +237,7 @@ final as (
         ) }} as days_to_goal,
         {{ cents_to_usd('coalesce(user_day_revenue.revenue_cents, 0)') }} as revenue_usd,
         coalesce(user_day_revenue.has_estimate, 0) = 1 as is_estimated,
-        user_days.report_date,
-        {{ as_of() }} as built_at
+        user_days.report_date
     from user_days
     left join user_day_revenue
         on
