@@ -47,7 +47,7 @@ Injections (each plants one anomaly; its figures are in `report.injected_details
   run succeeds. Only job_runs changes.
 - `dirty_rows`: video_stats gets 5 exact duplicate rows, 2 rows with a null video_id, 1 row
   whose views are lower than the video's previous collection, and 2 rows collected exactly
-  1 day after as_of; costs gets 3 exact duplicate events (same cost_id) and 1 event with a
+  100 years after as_of (after the server clock: impossible, so dirty); costs gets 3 exact duplicate events (same cost_id) and 1 event with a
   null video_id. All picked from videos published over 4 days before as_of (when there are
   any), so the other injections' figures hold with it. Details name every row.
 
@@ -175,6 +175,8 @@ DASHBOARDS = (
 SLOW_DASHBOARD = "revenue_overview"
 QUERY_CAP_MS = 1500
 CACHE_INTERVAL = timedelta(minutes=5)
+# dirty future rows: after any server clock (a row merely after a pinned as_of is not dirty)
+FUTURE_OFFSET = timedelta(days=36_525)
 
 # Injection targets (documented in the module docstring).
 STALE_HOURS = 3
@@ -832,7 +834,7 @@ def plan_dirty_stats(plan: Plan, videos: list[Video]) -> DirtyStats:
     lowered = max(0, previous_views - max(1, (previous_views - rows[position - 2][2]) // 2))
     target = rows[position]
     dirty.replacements[(target[0], target[1])] = (target[0], target[1], lowered, *target[3:])
-    future_at = plan.as_of + DAY
+    future_at = plan.as_of + FUTURE_OFFSET
     future_rows = [
         (row[0], future_at, *row[2:])
         for row in (stats_for(plan, video)[-1] for video in future_videos)

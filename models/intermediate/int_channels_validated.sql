@@ -13,12 +13,14 @@ channels as (
         created_at,
         updated_at
     from {{ ref('stg_raw__channels') }}
+    -- rows stamped after the run's instant have not arrived yet as of it (not dirty)
+    where not is_after_as_of
 ),
 
 users as (
     select user_id
     from {{ ref('stg_raw__users') }}
-    where not has_null_id and not is_future
+    where not has_null_id and not is_future and not is_after_as_of
 ),
 
 final as (

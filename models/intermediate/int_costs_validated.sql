@@ -13,6 +13,8 @@ costs as (
         incurred_hour,
         incurred_at
     from {{ ref('stg_raw__costs') }}
+    -- rows stamped after the run's instant have not arrived yet as of it (not dirty)
+    where not is_after_as_of
 ),
 
 videos as (

@@ -14,6 +14,8 @@ revenue as (
         revenue_date,
         loaded_at
     from {{ ref('stg_raw__revenue') }}
+    -- rows stamped after the run's instant have not arrived yet as of it (not dirty)
+    where not is_after_as_of
 ),
 
 videos as (

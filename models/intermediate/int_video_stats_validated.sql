@@ -16,6 +16,8 @@ video_stats as (
         collected_hour,
         collected_at
     from {{ ref('stg_raw__video_stats') }}
+    -- rows stamped after the run's instant have not arrived yet as of it (not dirty)
+    where not is_after_as_of
 ),
 
 videos as (

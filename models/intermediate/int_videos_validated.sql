@@ -13,6 +13,8 @@ videos as (
         published_at,
         updated_at
     from {{ ref('stg_raw__videos') }}
+    -- a video published after the run's instant is kept (its costs come before it is
+    -- published): the marts count published videos with published_at <= as_of()
 ),
 
 channels as (

@@ -107,6 +107,49 @@ def pg_server(request: pytest.FixtureRequest) -> Connection:
     """A server connection (database `postgres`): the embedded one, then the system one."""
     if request.param == "embedded":
         return request.getfixturevalue("embedded_server")
+    return system_server()
+
+
+@contextlib.contextmanager
+def warehouse_factory(
+    server: Connection, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Callable[[str], Warehouse]]:
+    """Factory of new empty databases (with the extensions the project uses) on `server`,
+    dropped when the context ends."""
+    created: list[Connection] = []
+    server_name = "embedded" if server.embedded else "system"
+
+    def make(label: str = "db") -> Warehouse:
+        name = f"ytempire_test_{os.getpid()}_{next(_database_numbers)}_{label}"[:63]
+        with connect(server) as db:
+            db.execute(
+                sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name))
+            )
+            db.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+        conn = server.with_database(name)
+        created.append(conn)
+        with connect(conn) as db:
+            for extension in ("pg_stat_statements", "pgstattuple"):
+                # the system server may lack contrib; the diagnostics tests check for it
+                with contextlib.suppress(psycopg.Error):
+                    db.execute(f"create extension if not exists {extension}")
+        target = tmp_path_factory.mktemp(f"target-{name}")
+        return Warehouse(conn=conn, target_path=target, server=server_name)
+
+    try:
+        yield make
+    finally:
+        with connect(server) as db:
+            for conn in created:
+                db.execute(
+                    sql.SQL("drop database if exists {} with (force)").format(
+                        sql.Identifier(conn.dbname)
+                    )
+                )
+
+
+def system_server() -> Connection:
+    """The system PostgreSQL (database `postgres`), or a skip when it is not reachable."""
     if not _system_pg_reachable():
         pytest.skip("system PostgreSQL on 127.0.0.1:5432 is not reachable")
     return Connection(dbname="postgres", embedded=False, password=None, **SYSTEM_PG)
@@ -117,34 +160,8 @@ def new_warehouse(
     pg_server: Connection, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Callable[[str], Warehouse]]:
     """Factory: a new empty database (with the extensions the project uses) on `pg_server`."""
-    created: list[Connection] = []
-    server_name = "embedded" if pg_server.embedded else "system"
-
-    def make(label: str = "db") -> Warehouse:
-        name = f"ytempire_test_{os.getpid()}_{next(_database_numbers)}_{label}"[:63]
-        with connect(pg_server) as db:
-            db.execute(
-                sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name))
-            )
-            db.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
-        conn = pg_server.with_database(name)
-        created.append(conn)
-        with connect(conn) as db:
-            for extension in ("pg_stat_statements", "pgstattuple"):
-                # the system server may lack contrib; the diagnostics tests check for it
-                with contextlib.suppress(psycopg.Error):
-                    db.execute(f"create extension if not exists {extension}")
-        target = tmp_path_factory.mktemp(f"target-{name}")
-        return Warehouse(conn=conn, target_path=target, server=server_name)
-
-    yield make
-    with connect(pg_server) as db:
-        for conn in created:
-            db.execute(
-                sql.SQL("drop database if exists {} with (force)").format(
-                    sql.Identifier(conn.dbname)
-                )
-            )
+    with warehouse_factory(pg_server, tmp_path_factory) as make:
+        yield make
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from conftest import Warehouse
 
 from orchestrator.cli import main
 from orchestrator.errors import ConfigError
-from orchestrator.generate import INJECTIONS, TABLES, GenerateReport, generate
+from orchestrator.generate import FUTURE_OFFSET, INJECTIONS, TABLES, GenerateReport, generate
 
 PROJECT_VARS: dict[str, Any] = yaml.safe_load(
     (Path(__file__).resolve().parents[2] / "dbt_project.yml").read_text()
@@ -408,7 +408,7 @@ def test_dirty_rows(injected: tuple[Warehouse, GenerateReport]) -> None:
         "select video_id, collected_at from raw.video_stats where collected_at > %s order by 1",
         (AS_OF,),
     )
-    assert len(future) == 2 and {row[1] for row in future} == {AS_OF + timedelta(days=1)}
+    assert len(future) == 2 and {row[1] for row in future} == {AS_OF + FUTURE_OFFSET}
     cost_duplicates = warehouse.query(
         "select cost_id from raw.costs group by cost_id having count(*) > 1 order by 1"
     )

@@ -9,6 +9,7 @@ users as (
         has_default_monthly_goal,
         has_null_id,
         is_future,
+        is_after_as_of,
         created_at
     from {{ ref('stg_raw__users') }}
 ),
@@ -22,7 +23,7 @@ final as (
         has_default_monthly_goal,
         created_at
     from users
-    where not has_null_id and not is_future
+    where not has_null_id and not is_future and not is_after_as_of
 )
 
 select * from final

@@ -3,6 +3,7 @@
         'source_table': 'raw.users',
         'model': 'stg_raw__users',
         'reason': "case when has_null_id then 'null_id' when is_future then 'future_timestamp' end",
+        'filter': 'not is_after_as_of',
         'video_id': 'null',
         'key_columns': ['user_id'],
         'columns': ['user_id', 'email', 'monthly_goal_cents', 'is_active', 'created_at'],
@@ -62,6 +63,9 @@ with
             {{ row_to_json_text(quarantined.key_columns) }} as row_key_json,
             {{ row_to_json_text(quarantined.columns) }} as row_json
         from {{ ref(quarantined.model) }}
+        {%- if quarantined.filter %}
+        where {{ quarantined.filter }}
+        {%- endif %}
     ),
 {% endfor %}
 

@@ -44,7 +44,8 @@ final as (
         cast(quota_units as {{ dbt.type_int() }}) as quota_units,
         version_count - 1 as duplicate_row_count,
         request_id is null as has_null_id,
-        called_at > {{ as_of() }} as is_future,
+        called_at > {{ dbt.current_timestamp() }} as is_future,
+        coalesce(called_at > {{ as_of() }}, false) as is_after_as_of,
         called_at
     from ranked
     -- "<= 1" rather than "= 1": PostgreSQL estimates a third of the rows kept, not 0.5 %,

@@ -35,7 +35,8 @@ final as (
         keys,
         version_count - 1 as duplicate_row_count,
         collected_at is null as has_null_timestamp,
-        collected_at > {{ as_of() }} as is_future,
+        collected_at > {{ dbt.current_timestamp() }} as is_future,
+        coalesce(collected_at > {{ as_of() }}, false) as is_after_as_of,
         collected_at
     from ranked
     -- "<= 1" rather than "= 1": PostgreSQL estimates a third of the rows kept, not 0.5 %,

@@ -48,7 +48,8 @@ final as (
         version_count - 1 as duplicate_row_count,
         coalesce(is_active, false) as is_active,
         channel_id is null as has_null_id,
-        created_at > {{ as_of() }} as is_future,
+        created_at > {{ dbt.current_timestamp() }} as is_future,
+        coalesce(created_at > {{ as_of() }}, false) as is_after_as_of,
         created_at,
         updated_at
     from ranked

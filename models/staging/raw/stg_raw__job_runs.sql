@@ -46,7 +46,8 @@ final as (
         ) as duration_seconds,
         version_count - 1 as duplicate_row_count,
         run_id is null as has_null_id,
-        started_at > {{ as_of() }} as is_future,
+        started_at > {{ dbt.current_timestamp() }} as is_future,
+        coalesce(started_at > {{ as_of() }}, false) as is_after_as_of,
         started_at,
         finished_at
     from ranked

@@ -38,7 +38,8 @@ final as (
         cast(duration_ms as {{ dbt.type_int() }}) as duration_ms,
         version_count - 1 as duplicate_row_count,
         query_id is null as has_null_id,
-        executed_at > {{ as_of() }} as is_future,
+        executed_at > {{ dbt.current_timestamp() }} as is_future,
+        coalesce(executed_at > {{ as_of() }}, false) as is_after_as_of,
         executed_at
     from ranked
     -- "<= 1" rather than "= 1": PostgreSQL estimates a third of the rows kept, not 0.5 %,

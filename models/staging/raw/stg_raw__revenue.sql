@@ -60,8 +60,13 @@ final as (
         actual_cents is null as is_estimated,
         video_id is null or revenue_date is null as has_null_id,
         coalesce(
-            is_loaded_after_as_of or revenue_date > {{ to_business_date(as_of()) }}, false
+            loaded_at > {{ dbt.current_timestamp() }}
+            or revenue_date > {{ to_business_date(dbt.current_timestamp()) }},
+            false
         ) as is_future,
+        coalesce(
+            is_loaded_after_as_of or revenue_date > {{ to_business_date(as_of()) }}, false
+        ) as is_after_as_of,
         coalesce(estimated_cents < 0 or actual_cents < 0, false) as has_negative_amount,
         revenue_date,
         loaded_at

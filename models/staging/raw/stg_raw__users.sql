@@ -42,7 +42,8 @@ final as (
         coalesce(is_active, false) as is_active,
         monthly_goal_cents is null as has_default_monthly_goal,
         user_id is null as has_null_id,
-        created_at > {{ as_of() }} as is_future,
+        created_at > {{ dbt.current_timestamp() }} as is_future,
+        coalesce(created_at > {{ as_of() }}, false) as is_after_as_of,
         created_at
     from ranked
     -- "<= 1" rather than "= 1": PostgreSQL estimates a third of the rows kept, not 0.5 %,

@@ -74,7 +74,8 @@ final as (
         first_row_hash <> last_row_hash as has_conflicting_duplicates,
         video_id is null as has_null_id,
         collected_at is null as has_null_timestamp,
-        collected_at > {{ as_of() }} as is_future,
+        collected_at > {{ dbt.current_timestamp() }} as is_future,
+        coalesce(collected_at > {{ as_of() }}, false) as is_after_as_of,
         coalesce(views < 0 or likes < 0 or comments < 0 or watch_minutes < 0, false)
             as has_negative_counter,
         {{ dbt.date_trunc('hour', 'collected_at') }} as collected_hour,

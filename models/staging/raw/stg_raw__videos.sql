@@ -46,7 +46,8 @@ final as (
         cast(duration_s as {{ dbt.type_int() }}) as duration_seconds,
         version_count - 1 as duplicate_row_count,
         video_id is null as has_null_id,
-        published_at > {{ as_of() }} as is_future,
+        published_at > {{ dbt.current_timestamp() }} as is_future,
+        coalesce(published_at > {{ as_of() }}, false) as is_after_as_of,
         {{ to_business_date('published_at') }} as published_date,
         published_at,
         updated_at
