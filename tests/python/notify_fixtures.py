@@ -12,6 +12,7 @@ timeouts and backoff so retries stay fast, and a private undelivered file. `noti
 
 from __future__ import annotations
 
+import contextlib
 import secrets as token_source
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,6 +29,19 @@ from notify_servers import (
     RecordingHTTPServer,
     RecordingSMTPServer,
 )
+
+
+@contextlib.contextmanager
+def receivers() -> Iterator[tuple[RecordingHTTPServer, RecordingSMTPServer]]:
+    """A recording HTTP server (Slack + PagerDuty) and SMTP server (with a password), stopped
+    when the context ends; for module-scoped fixtures."""
+    http = RecordingHTTPServer().start()
+    smtp = RecordingSMTPServer(user="ytempire", password=token_source.token_urlsafe(12)).start()
+    try:
+        yield http, smtp
+    finally:
+        http.down()
+        smtp.stop()
 
 
 @pytest.fixture
@@ -48,14 +62,14 @@ def smtp_recorder() -> Iterator[RecordingSMTPServer]:
         server.stop()
 
 
-@pytest.fixture
-def notify_env(
-    http_recorder: RecordingHTTPServer, smtp_recorder: RecordingSMTPServer, tmp_path: Path
+def make_notify_env(
+    http_recorder: RecordingHTTPServer, smtp_recorder: RecordingSMTPServer, state_dir: Path
 ) -> NotifyEnv:
+    """Every YTEMPIRE_* notification variable pointing at the recorders (fast retries)."""
     warning_token = token_source.token_hex(12)
     critical_token = token_source.token_hex(12)
     routing_key = token_source.token_hex(16)
-    undelivered = tmp_path / "undelivered.jsonl"
+    undelivered = state_dir / "undelivered.jsonl"
     env = {
         "YTEMPIRE_SLACK_WARNING_WEBHOOK_URL": http_recorder.url(
             SLACK_WARNING_PREFIX + warning_token
@@ -90,3 +104,10 @@ def notify_env(
         ],
         undelivered_file=undelivered,
     )
+
+
+@pytest.fixture
+def notify_env(
+    http_recorder: RecordingHTTPServer, smtp_recorder: RecordingSMTPServer, tmp_path: Path
+) -> NotifyEnv:
+    return make_notify_env(http_recorder, smtp_recorder, tmp_path)
