@@ -13,8 +13,9 @@ channels as (
         created_at,
         updated_at
     from {{ ref('stg_raw__channels') }}
-    -- rows stamped after the run's instant have not arrived yet as of it (not dirty)
-    where not is_after_as_of
+    -- rows stamped after the run's instant have not arrived yet as of it (not dirty); rows
+    -- after the server clock are dirty and stay, to be quarantined
+    where not is_after_as_of or coalesce(is_future, false)
 ),
 
 users as (

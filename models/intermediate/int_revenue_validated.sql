@@ -14,8 +14,9 @@ revenue as (
         revenue_date,
         loaded_at
     from {{ ref('stg_raw__revenue') }}
-    -- rows stamped after the run's instant have not arrived yet as of it (not dirty)
-    where not is_after_as_of
+    -- rows stamped after the run's instant have not arrived yet as of it (not dirty); rows
+    -- after the server clock are dirty and stay, to be quarantined
+    where not is_after_as_of or coalesce(is_future, false)
 ),
 
 videos as (

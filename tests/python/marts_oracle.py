@@ -1,63 +1,67 @@
-"""Independent Python computations of the monitoring and content marts, from the raw rows.
+"""One independent oracle for every mart: what a fresh `dbt build` at `as_of` puts in each
+mart, computed in Python from the raw rows, and the comparison of a warehouse against it.
 
-Used by test_marts_monitoring.py and test_marts_content.py: every figure a mart holds is
-recomputed here from `raw.*` (read back from the database) with the rules of DESIGN.md and the
-core contract implemented again (dedupe, exclusions, hourly grain, deltas), never by reading a
-dbt model. Thresholds are read from dbt_project.yml's vars, as the models read them.
+    expected_marts(raw, models=None) -> {model: {key: {column: value}}}
+    compare_marts(query_dicts, as_of, models=None, timezone="UTC") -> {model: [mismatch, ...]}
+
+The rules are implemented again from the models' YAML and DESIGN.md, never by reading a dbt
+model: the core contract (dedupe, exclusions, hourly grain, deltas, quarantine) in
+marts_oracle_core.py, the finance marts in marts_oracle_finance.py, the monitoring and content
+marts here. Thresholds come from dbt_project.yml's vars, as the models read them. Rows are keyed
+by each model's primary key as its YAML documents it: the natural key, or for a surrogate key
+(md5 of the grain) the grain's columns, the surrogate itself being checked as a column.
+
+After any sequence of runs a warehouse must equal one fresh build at the last run's instant
+(DESIGN.md, "Operation over time"), so compare_marts is meant for any point of a simulated day:
+give it a `query_dicts` whose connection has the run's instant pinned (views read it when
+queried) and that instant as `as_of`.
 """
 
 from __future__ import annotations
 
-import math
-from collections import defaultdict
+import json
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
-from decimal import ROUND_HALF_UP, Decimal, getcontext
-from pathlib import Path
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from fractions import Fraction
 from typing import Any
-from zoneinfo import ZoneInfo
 
-import yaml
-
-getcontext().prec = 50
-PROJECT_DIR = Path(__file__).resolve().parents[2]
-SIX_PLACES = Decimal("0.000001")
-RAW_TABLES = (
-    "users",
-    "channels",
-    "videos",
-    "video_stats",
-    "revenue",
-    "costs",
-    "api_usage",
-    "job_runs",
-    "query_log",
-    "cache_stats",
+from marts_oracle_core import (
+    Raw,
+    Row,
+    Rows,
+    load_raw,
+    minutes,
+    percentile_cont,
+    project_vars,
+    six,
+    surrogate_key,
+    usd,
 )
+from marts_oracle_finance import FINANCE_ORACLES, expected_cost_rollup_hourly
 
-
-def project_vars() -> dict[str, Any]:
-    """The `vars:` block of dbt_project.yml (the one source of truth for thresholds)."""
-    return yaml.safe_load((PROJECT_DIR / "dbt_project.yml").read_text())["vars"]
-
-
-def six(value: Decimal | float | int | None) -> Decimal | None:
-    """Round like a cast to numeric(28,6): half away from zero."""
-    if value is None:
-        return None
-    return Decimal(str(value)).quantize(SIX_PLACES, rounding=ROUND_HALF_UP)
+__all__ = [
+    "MARTS",
+    "MART_KEYS",
+    "Raw",
+    "compare_marts",
+    "expected_marts",
+    "load_raw",
+    "mismatches",
+    "project_vars",
+]
 
 
 def classify(
-    value: float | Decimal | None,
+    value: float | Decimal | Fraction | None,
     warning: float,
     critical: float,
     *,
     higher_is_worse: bool = True,
     labels: tuple[str, str, str] = ("OK", "WARNING", "CRITICAL"),
 ) -> str | None:
-    """The threshold_status rule: strictly beyond critical, else strictly beyond warning."""
+    """Macro threshold_status: strictly beyond critical, else strictly beyond warning."""
     if value is None:
         return None
 
@@ -71,171 +75,49 @@ def classify(
     return labels[0]
 
 
-def minutes(start: datetime, end: datetime) -> Decimal:
-    delta = end - start
-    micros = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-    return Decimal(micros) / Decimal(60_000_000)
-
-
-def percentile_cont(values: list[float], fraction: float) -> float:
-    """PostgreSQL's percentile_cont: linear interpolation between the nearest ranks."""
-    ordered = sorted(values)
-    position = fraction * (len(ordered) - 1)
-    lower = math.floor(position)
-    upper = math.ceil(position)
-    return ordered[lower] + (position - lower) * (ordered[upper] - ordered[lower])
-
-
-def dedupe(rows: Iterable[dict[str, Any]], key: str, order: str) -> list[dict[str, Any]]:
-    """One row per `key` (the earliest by `order`); rows without a key collapse when identical."""
-    kept: dict[Any, dict[str, Any]] = {}
-    for row in rows:
-        identity = row[key] if row[key] is not None else ("null", tuple(sorted(row.items())))
-        current = kept.get(identity)
-        if current is None or (
-            row[order] is not None and (current[order] is None or row[order] < current[order])
-        ):
-            kept[identity] = row
-    return list(kept.values())
-
-
-@dataclass
-class Raw:
-    """Every raw table's rows, plus the pinned as_of and the business timezone."""
-
-    tables: dict[str, list[dict[str, Any]]]
-    as_of: datetime
-    timezone: ZoneInfo
-
-    def __getitem__(self, table: str) -> list[dict[str, Any]]:
-        return self.tables[table]
-
-    def business_date(self, moment: datetime) -> date:
-        return moment.astimezone(self.timezone).date()
-
-    def day_start(self, day: date, hours: int = 0) -> datetime:
-        local = datetime.combine(day, time()) + timedelta(hours=hours)
-        return local.replace(tzinfo=self.timezone)
-
-    @property
-    def today(self) -> date:
-        return self.business_date(self.as_of)
-
-    @property
-    def known_video_ids(self) -> set[int]:
-        return {row["video_id"] for row in self["videos"] if row["video_id"] is not None}
-
-
-def load_raw(
-    query_dicts: Callable[[str], list[dict[str, Any]]], as_of: datetime, timezone: str = "UTC"
-) -> Raw:
-    tables = {table: query_dicts(f"select * from raw.{table}") for table in RAW_TABLES}
-    return Raw(tables=tables, as_of=as_of, timezone=ZoneInfo(timezone))
-
-
-# --- core facts, re-derived -------------------------------------------------------------------
-
-
-def video_performance(raw: Raw) -> list[dict[str, Any]]:
-    """fct_video_performance: valid rows, exact duplicates collapsed, the last collection of
-    each video-hour, deltas against the previous hourly row (first row: the counter itself)."""
-    known = raw.known_video_ids
-    unique_rows = {
-        tuple(sorted(row.items())): row
-        for row in raw["video_stats"]
-        if row["video_id"] in known
-        and row["collected_at"] is not None
-        and row["collected_at"] <= raw.as_of
-    }
-    last_in_hour: dict[tuple[int, datetime], dict[str, Any]] = {}
-    for row in unique_rows.values():
-        hour = row["collected_at"].replace(minute=0, second=0, microsecond=0)
-        key = (row["video_id"], hour)
-        if key not in last_in_hour or row["collected_at"] > last_in_hour[key]["collected_at"]:
-            last_in_hour[key] = row
-    by_video: dict[int, list[tuple[datetime, dict[str, Any]]]] = defaultdict(list)
-    for (video_id, hour), row in last_in_hour.items():
-        by_video[video_id].append((hour, row))
-    result = []
-    for video_id, hours in by_video.items():
-        previous: dict[str, Any] | None = None
-        for hour, row in sorted(hours, key=lambda item: item[0]):
-            counters = ("views", "likes", "comments", "watch_minutes")
-            deltas = {
-                f"{name}_delta": row[name] - (previous[name] if previous else 0)
-                for name in counters
-            }
-            engagement = None
-            if row["views"]:
-                engagement = six(Decimal(row["likes"] + row["comments"]) / Decimal(row["views"]))
-            result.append(
-                {
-                    "video_id": video_id,
-                    "collected_hour": hour,
-                    "collected_at": row["collected_at"],
-                    "views": row["views"],
-                    "engagement_rate": engagement,
-                    **deltas,
-                }
-            )
-            previous = row
-    return result
-
-
-def revenue_by_day(raw: Raw) -> dict[tuple[int, date], dict[str, Any]]:
-    """fct_revenue: per video and day, the latest version loaded by as_of."""
-    known = raw.known_video_ids
-    latest: dict[tuple[int, date], dict[str, Any]] = {}
-    for row in raw["revenue"]:
-        if row["video_id"] not in known or row["loaded_at"] is None:
-            continue
-        if row["loaded_at"] > raw.as_of:
-            continue
-        key = (row["video_id"], row["revenue_date"])
-        if key not in latest or row["loaded_at"] > latest[key]["loaded_at"]:
-            latest[key] = row
-    return {
-        key: {
-            "revenue_cents": row["actual_cents"]
-            if row["actual_cents"] is not None
-            else row["estimated_cents"],
-            "is_estimated": row["actual_cents"] is None,
-            "loaded_at": row["loaded_at"],
-        }
-        for key, row in latest.items()
-    }
-
-
-def valid_costs(raw: Raw) -> list[dict[str, Any]]:
-    """fct_costs: one row per cost_id, known videos only, incurred by as_of."""
-    known = raw.known_video_ids
-    rows = [row for row in raw["costs"] if row["cost_id"] is not None]
+def until(raw: Raw, table: str, column: str) -> list[Row]:
+    """A staged monitoring table's rows at or before as_of (null timestamps left out)."""
     return [
         row
-        for row in dedupe(rows, "cost_id", "incurred_at")
-        if row["video_id"] in known and row["incurred_at"] <= raw.as_of
+        for row in raw.core.staged[table]
+        if row[column] is not None and row[column] <= raw.as_of
     ]
 
 
 # --- monitoring marts -------------------------------------------------------------------------
 
 
-def expected_data_freshness(raw: Raw, variables: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    last_loads = {
-        "video_stats": [row["collected_at"] for row in video_performance(raw)],
-        "revenue": [row["loaded_at"] for row in revenue_by_day(raw).values()],
-        "costs": [row["incurred_at"] for row in valid_costs(raw)],
-        "api_usage": [
-            row["called_at"]
-            for row in raw["api_usage"]
-            if row["called_at"] is not None and row["called_at"] <= raw.as_of
-        ],
+def expected_data_freshness(raw: Raw, variables: dict[str, Any] | None = None) -> Rows:
+    variables = variables or raw.variables
+    core = raw.core
+    measured = {
+        # dataset: (relation, loaded_at column, the timestamps)
+        "video_stats": (
+            "fct_video_performance",
+            "collected_at",
+            [row["collected_at"] for row in core.fct_video_performance.values()],
+        ),
+        "revenue": (
+            "fct_revenue",
+            "loaded_at",
+            [row["loaded_at"] for row in core.fct_revenue.values()],
+        ),
+        "costs": (
+            "fct_costs",
+            "incurred_at",
+            [row["incurred_at"] for row in core.fct_costs.values()],
+        ),
+        "api_usage": (
+            "stg_raw__api_usage",
+            "called_at",
+            [row["called_at"] for row in until(raw, "api_usage", "called_at")],
+        ),
     }
     expected = {}
-    for dataset, moments in last_loads.items():
+    for dataset, (relation, column, moments) in measured.items():
         warn = variables[f"freshness_{dataset}_warn_minutes"]
         error = variables[f"freshness_{dataset}_error_minutes"]
-        last = max(moments) if moments else None
+        last = max((m for m in moments if m is not None and m <= raw.as_of), default=None)
         since = minutes(last, raw.as_of) if last else None
         status = (
             "STALE"
@@ -243,27 +125,27 @@ def expected_data_freshness(raw: Raw, variables: dict[str, Any]) -> dict[str, di
             else classify(since, warn, error, labels=("FRESH", "DELAYED", "STALE"))
         )
         expected[dataset] = {
+            "relation_name": relation,
+            "loaded_at_column": column,
             "freshness_status": status,
             "minutes_since_load": six(since),
-            "last_loaded_at": last,
             "delayed_after_minutes": warn,
             "stale_after_minutes": error,
             "has_no_data": last is None,
+            "last_loaded_at": last,
+            "checked_at": raw.as_of,
         }
     return expected
 
 
-def expected_job_status(raw: Raw) -> dict[int, dict[str, Any]]:
-    runs = [
-        row
-        for row in dedupe(raw["job_runs"], "run_id", "started_at")
-        if row["started_at"] is not None and row["started_at"] <= raw.as_of
-    ]
+def expected_job_status(raw: Raw) -> Rows:
+    runs = until(raw, "job_runs", "started_at")
     last_success: dict[str, datetime] = {}
     for row in runs:
-        if row["status"] == "success" and row["finished_at"] and row["finished_at"] <= raw.as_of:
+        finished = row["finished_at"]
+        if row["status"] == "success" and finished is not None and finished <= raw.as_of:
             previous = last_success.get(row["job_name"])
-            last_success[row["job_name"]] = max(filter(None, (previous, row["finished_at"])))
+            last_success[row["job_name"]] = max(finished, previous or finished)
     start = raw.day_start(raw.today - timedelta(days=1))
     end = raw.day_start(raw.today, hours=6)
     expected = {}
@@ -275,48 +157,45 @@ def expected_job_status(raw: Raw) -> dict[int, dict[str, Any]]:
             "job_name": row["job_name"],
             "status": row["status"],
             "error_message": row["error_message"],
+            "duration_seconds": row["duration_seconds"],
             "is_failed": (row["status"] or "unknown") not in ("success", "running"),
             "has_later_success": bool(success and success > row["started_at"]),
-            "last_success_at": success,
             "started_at": row["started_at"],
+            "finished_at": row["finished_at"],
+            "last_success_at": success,
             "window_start_at": start,
             "window_end_at": end,
         }
     return expected
 
 
-def expected_dashboard_performance(
-    raw: Raw, variables: dict[str, Any]
-) -> dict[tuple[str, date], dict[str, Any]]:
+def expected_dashboard_performance(raw: Raw, variables: dict[str, Any] | None = None) -> Rows:
+    variables = variables or raw.variables
     durations: dict[tuple[str, date], list[int]] = defaultdict(list)
-    for row in dedupe(raw["query_log"], "query_id", "executed_at"):
-        if row["executed_at"] is not None and row["executed_at"] <= raw.as_of:
-            key = (row["dashboard_name"], raw.business_date(row["executed_at"]))
-            durations[key].append(row["duration_ms"])
+    for row in until(raw, "query_log", "executed_at"):
+        key = (row["dashboard_name"], raw.business_date(row["executed_at"]))
+        durations[key].append(row["duration_ms"])
     expected = {}
     for key, values in durations.items():
-        average = Decimal(sum(values)) / Decimal(len(values))
+        average = Fraction(sum(values), len(values))
         expected[key] = {
+            "dashboard_performance_id": surrogate_key(*key),
+            "performance_status": classify(
+                average, variables["dashboard_warning_ms"], variables["dashboard_critical_ms"]
+            ),
             "query_count": len(values),
             "avg_duration_ms": six(average),
             "p95_duration_ms": percentile_cont([float(v) for v in values], 0.95),
             "max_duration_ms": max(values),
-            "performance_status": classify(
-                average, variables["dashboard_warning_ms"], variables["dashboard_critical_ms"]
-            ),
             "is_current_day": key[1] == raw.today,
         }
     return expected
 
 
-def expected_api_quota_usage(raw: Raw, variables: dict[str, Any]) -> dict[date, dict[str, Any]]:
-    rows = [
-        row
-        for row in dedupe(raw["api_usage"], "request_id", "called_at")
-        if row["called_at"] is not None and row["called_at"] <= raw.as_of
-    ]
-    days: dict[date, list[dict[str, Any]]] = defaultdict(list)
-    for row in rows:
+def expected_api_quota_usage(raw: Raw, variables: dict[str, Any] | None = None) -> Rows:
+    variables = variables or raw.variables
+    days: dict[date, list[Row]] = defaultdict(list)
+    for row in until(raw, "api_usage", "called_at"):
         days[raw.business_date(row["called_at"])].append(row)
     quota = variables["api_quota_daily_units"]
     warning, critical = variables["api_quota_warning_units"], variables["api_quota_critical_units"]
@@ -333,101 +212,97 @@ def expected_api_quota_usage(raw: Raw, variables: dict[str, Any]) -> dict[date, 
         )
         projected = used + (last_hour if current else 0) * hours_left
         expected[day] = {
+            "quota_status": classify(used, warning, critical),
+            "projected_quota_status": classify(projected, warning, critical),
             "request_count": len(requests),
             "units_used": used,
             "units_remaining": quota - used,
-            "quota_used_pct": six(Decimal(100) * used / quota),
+            "quota_used_pct": six(Fraction(100 * used, quota)),
             "units_last_hour": last_hour if current else None,
             "hours_left_in_day": six(hours_left),
             "projected_units_end_of_day": projected,
-            "quota_status": classify(used, warning, critical),
-            "projected_quota_status": classify(projected, warning, critical),
             "is_current_day": current,
         }
     return expected
 
 
-def expected_cache_performance(
-    raw: Raw, variables: dict[str, Any]
-) -> dict[datetime, dict[str, Any]]:
-    rows = sorted(
-        dedupe(raw["cache_stats"], "collected_at", "collected_at"),
-        key=lambda row: row["collected_at"],
-    )
-    rows = [row for row in rows if row["collected_at"] <= raw.as_of]
+def expected_cache_performance(raw: Raw, variables: dict[str, Any] | None = None) -> Rows:
+    variables = variables or raw.variables
+    rows = sorted(until(raw, "cache_stats", "collected_at"), key=lambda row: row["collected_at"])
     expected = {}
     previous = None
     for row in rows:
-        total = row["keyspace_hits"] + row["keyspace_misses"]
-        cumulative = Decimal(100) * row["keyspace_hits"] / total if total > 0 else None
+        hits, misses = row["keyspace_hits"], row["keyspace_misses"]
+        cumulative = Fraction(100 * hits, hits + misses) if hits + misses > 0 else None
         interval = None
         if previous is not None:
-            hits = row["keyspace_hits"] - previous["keyspace_hits"]
-            misses = row["keyspace_misses"] - previous["keyspace_misses"]
-            if hits >= 0 and misses >= 0 and hits + misses > 0:
-                interval = Decimal(100) * hits / (hits + misses)
+            new_hits = hits - previous["keyspace_hits"]
+            new_misses = misses - previous["keyspace_misses"]
+            if new_hits >= 0 and new_misses >= 0 and new_hits + new_misses > 0:
+                interval = Fraction(100 * new_hits, new_hits + new_misses)
         rate = interval if interval is not None else cumulative
         expected[row["collected_at"]] = {
-            "keyspace_hits": row["keyspace_hits"],
-            "keys": row["keys"],
-            "used_memory_bytes": row["used_memory_bytes"],
-            "cumulative_hit_rate_pct": six(cumulative),
-            "interval_hit_rate_pct": six(interval),
-            "hit_rate_pct": six(rate),
+            "cache_stat_id": row["cache_stat_id"],
             "cache_status": classify(
                 rate,
                 variables["cache_hit_rate_warning_pct"],
                 variables["cache_hit_rate_critical_pct"],
                 higher_is_worse=False,
             ),
+            "keyspace_hits": hits,
+            "keyspace_misses": misses,
+            "keys": row["keys"],
+            "used_memory_bytes": row["used_memory_bytes"],
+            "used_memory_mb": six(Fraction(row["used_memory_bytes"], 1024 * 1024)),
+            "cumulative_hit_rate_pct": six(cumulative),
+            "interval_hit_rate_pct": six(interval),
+            "hit_rate_pct": six(rate),
             "is_latest": row is rows[-1],
         }
         previous = row
     return expected
 
 
-def expected_cost_hours_in_alert_window(raw: Raw, variables: dict[str, Any]) -> list[str]:
-    """Cost statuses of the clock hours from the one before as_of's hour up to as_of."""
-    window_start = (raw.as_of - timedelta(hours=1)).replace(minute=0, second=0, microsecond=0)
-    hours: dict[datetime, list[dict[str, Any]]] = defaultdict(list)
-    for row in valid_costs(raw):
-        hour = row["incurred_at"].replace(minute=0, second=0, microsecond=0)
-        if hour >= window_start:
-            hours[hour].append(row)
-    statuses = []
-    for rows in hours.values():
-        per_video = Decimal(sum(r["amount_cents"] for r in rows)) / len(
-            {r["video_id"] for r in rows}
-        )
-        if per_video > variables["cost_per_video_critical_cents"]:
-            statuses.append("OVER_BUDGET")
-        elif per_video > variables["cost_per_video_warning_cents"]:
-            statuses.append("WARNING")
-        elif per_video > variables["cost_per_video_watch_cents"]:
-            statuses.append("WATCH")
-        else:
-            statuses.append("OK")
-    return statuses
+def expected_monitoring_clock(raw: Raw) -> Rows:
+    return {raw.as_of: {"business_date": raw.today}}
 
 
 # --- content marts ----------------------------------------------------------------------------
 
 
-def expected_realtime_metrics(raw: Raw) -> dict[str, Any]:
-    start = raw.as_of - timedelta(hours=1)
-    rows = [r for r in video_performance(raw) if start < r["collected_at"] <= raw.as_of]
+def performance_between(raw: Raw, hours: int) -> list[Row]:
+    """fct_video_performance rows collected in (as_of - hours, as_of]."""
+    start = raw.as_of - timedelta(hours=hours)
+    return [
+        {"video_id": video_id, **row}
+        for (video_id, _), row in raw.core.fct_video_performance.items()
+        if start < row["collected_at"] <= raw.as_of
+    ]
+
+
+def revenue_on(raw: Raw, day: date) -> list[Row]:
+    return [row for (_, revenue_date), row in raw.core.fct_revenue.items() if revenue_date == day]
+
+
+def expected_realtime_metrics(raw: Raw) -> Row:
+    """The one row (its key is window_end_at, as_of)."""
+    rows = performance_between(raw, 1)
     engagements = [r["engagement_rate"] for r in rows if r["engagement_rate"] is not None]
-    today = [v for (video, day), v in revenue_by_day(raw).items() if day == raw.today]
+    today = revenue_on(raw, raw.today)
+    revenue_today = sum(row["revenue_cents"] for row in today)
     return {
         "activity_status": "OK" if rows else "NO_ACTIVITY",
         "active_video_count": len({r["video_id"] for r in rows}),
         "collection_count": len(rows),
         "views_gained": sum(r["views_delta"] for r in rows),
         "avg_engagement_rate": six(sum(engagements) / len(engagements)) if engagements else None,
-        "revenue_today_cents": sum(v["revenue_cents"] for v in today),
+        "revenue_today_cents": revenue_today,
         "revenue_today_estimated_cents": sum(
-            v["revenue_cents"] for v in today if v["is_estimated"]
+            row["revenue_cents"] for row in today if row["is_estimated"]
         ),
+        "revenue_today_usd": usd(revenue_today),
+        "business_date": raw.today,
+        "window_start_at": raw.as_of - timedelta(hours=1),
     }
 
 
@@ -436,51 +311,63 @@ def trending_score(velocity: float, engagement: float | None, age_hours: float) 
     return max(velocity, 0) * (1 + 10 * (engagement or 0)) / (max(age_hours, 0) + 2) ** 1.5
 
 
-def expected_trending_videos(raw: Raw) -> dict[int, dict[str, Any]]:
-    start = raw.as_of - timedelta(hours=24)
-    videos = {row["video_id"]: row for row in raw["videos"] if row["video_id"] is not None}
-    channels = {row["channel_id"]: row for row in raw["channels"]}
-    window: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    for row in video_performance(raw):
-        if start < row["collected_at"] <= raw.as_of:
-            window[row["video_id"]].append(row)
+def expected_trending_videos(raw: Raw) -> Rows:
+    videos, channels = raw.core.dim_video, raw.core.dim_channel
+    window: dict[int, list[Row]] = defaultdict(list)
+    for row in performance_between(raw, 24):
+        window[row["video_id"]].append(row)
     scored = []
     for video_id, rows in window.items():
         latest = max(rows, key=lambda r: r["collected_at"])
         video = videos[video_id]
-        age = float(minutes(video["published_at"], raw.as_of) / 60)
+        channel = channels.get(video["channel_id"])
+        age = minutes(video["published_at"], raw.as_of) / 60
         engagement = latest["engagement_rate"]
         score = trending_score(
-            latest["views_delta"], float(engagement) if engagement is not None else None, age
+            latest["views_delta"],
+            float(engagement) if engagement is not None else None,
+            float(age),
         )
         scored.append(
             {
                 "video_id": video_id,
                 "channel_id": video["channel_id"],
-                "video_title": video["title"],
-                "channel_title": channels[video["channel_id"]]["title"],
+                "user_id": video["user_id"],
+                "video_title": video["video_title"],
+                "channel_title": channel["channel_title"] if channel else None,
+                "trending_score": score,
                 "views": latest["views"],
                 "views_gained_24h": sum(r["views_delta"] for r in rows),
                 "view_velocity_per_hour": latest["views_delta"],
                 "engagement_rate": engagement,
-                "trending_score": score,
-                "rounded_score": six(score),
+                "age_hours": six(age),
+                "published_at": video["published_at"],
+                "last_collected_at": latest["collected_at"],
             }
         )
-    scored.sort(key=lambda row: (-row["rounded_score"], row["video_id"]))
+    # ranked on the stored score (6 decimals), ties by video_id
+    scored.sort(key=lambda row: (-six(row["trending_score"]), row["video_id"]))
     for rank, row in enumerate(scored, start=1):
         row["trending_rank"] = rank
-    return {row["video_id"]: row for row in scored}
+    return {row.pop("video_id"): row for row in scored}
 
 
-def expected_morning_summary(raw: Raw, variables: dict[str, Any]) -> dict[str, Any]:
+def expected_morning_summary(raw: Raw, variables: dict[str, Any] | None = None) -> Row:
+    """The one row (its key is summary_date, as_of's business date)."""
+    variables = variables or raw.variables
+    core = raw.core
     freshness = expected_data_freshness(raw, variables)
     jobs = expected_job_status(raw)
     dashboards = expected_dashboard_performance(raw, variables)
     quota_today = expected_api_quota_usage(raw, variables).get(raw.today)
-    cost_statuses = expected_cost_hours_in_alert_window(raw, variables)
+    cost_statuses = [
+        row["cost_status"]
+        for row in expected_cost_rollup_hourly(raw).values()
+        if row["is_in_alert_window"]
+    ]
     yesterday = raw.today - timedelta(days=1)
-    revenue = [v for (video, day), v in revenue_by_day(raw).items() if day == yesterday]
+    revenue = revenue_on(raw, yesterday)
+    quota_status = quota_today["quota_status"] if quota_today else "OK"
     counts = {
         "stale_dataset_count": sum(f["freshness_status"] == "STALE" for f in freshness.values()),
         "delayed_dataset_count": sum(
@@ -492,55 +379,259 @@ def expected_morning_summary(raw: Raw, variables: dict[str, Any]) -> dict[str, A
         "slow_dashboard_count": sum(
             d["is_current_day"] and d["performance_status"] != "OK" for d in dashboards.values()
         ),
-        "quota_problem_count": int(bool(quota_today) and quota_today["quota_status"] != "OK"),
+        "quota_problem_count": int(quota_status != "OK"),
         "cost_problem_count": sum(s in ("WARNING", "OVER_BUDGET") for s in cost_statuses),
     }
     order = ["OK", "WATCH", "WARNING", "OVER_BUDGET"]
+    revenue_yesterday = sum(row["revenue_cents"] for row in revenue)
     return {
-        "summary_date": raw.today,
-        "active_channel_count": sum(
-            bool(c["is_active"]) for c in dedupe(raw["channels"], "channel_id", "updated_at")
-        ),
-        "active_user_count": sum(
-            bool(u["is_active"]) for u in dedupe(raw["users"], "user_id", "created_at")
-        ),
+        "quota_status": quota_status,
+        "cost_status": max(cost_statuses, key=order.index) if cost_statuses else "OK",
+        "active_channel_count": sum(c["is_active"] for c in core.dim_channel.values()),
+        "active_user_count": sum(u["is_active"] for u in core.dim_user.values()),
         "videos_published_today_count": sum(
             1
-            for v in raw["videos"]
-            if v["video_id"] is not None
-            and v["published_at"] <= raw.as_of
-            and raw.business_date(v["published_at"]) == raw.today
+            for v in core.dim_video.values()
+            if v["published_date"] == raw.today and v["published_at"] <= raw.as_of
         ),
-        "revenue_yesterday_cents": sum(v["revenue_cents"] for v in revenue),
-        "quota_status": quota_today["quota_status"] if quota_today else "OK",
-        "cost_status": max(cost_statuses, key=order.index) if cost_statuses else "OK",
+        "revenue_yesterday_cents": revenue_yesterday,
+        "revenue_yesterday_usd": usd(revenue_yesterday),
         **counts,
         "open_problem_count": sum(counts.values()),
+        "is_revenue_yesterday_estimated": any(row["is_estimated"] for row in revenue),
+        "yesterday_date": yesterday,
+        "checked_at": raw.as_of,
     }
 
 
+# --- every mart: keys, oracles, comparison -------------------------------------------------------
+
+MARTS: tuple[str, ...] = (
+    # core
+    "dim_user",
+    "dim_channel",
+    "dim_video",
+    "dim_date",
+    "fct_video_performance",
+    "fct_revenue",
+    "fct_costs",
+    "dq_quarantined_rows",
+    # monitoring (system_health reads the catalog: not a figure of the raw data)
+    "data_freshness",
+    "job_status",
+    "dashboard_performance",
+    "api_quota_usage",
+    "cache_performance",
+    "monitoring_clock",
+    # finance
+    "cost_rollup_hourly",
+    "cost_rollup_daily",
+    "video_cost_analysis",
+    "user_revenue_tracking",
+    "user_daily_reports",
+    "monthly_report",
+    "growth_trends",
+    "cost_baselines",
+    # content
+    "realtime_metrics",
+    "trending_videos",
+    "morning_summary",
+)
+
+# The primary key each model's YAML documents: natural keys as they are; for a surrogate key
+# (md5 of the grain) the grain's columns, the surrogate column itself compared as a figure.
+MART_KEYS: dict[str, tuple[str, ...]] = {
+    "dim_user": ("user_id",),
+    "dim_channel": ("channel_id",),
+    "dim_video": ("video_id",),
+    "dim_date": ("date_day",),
+    "fct_video_performance": ("video_id", "collected_hour"),  # video_performance_id
+    "fct_revenue": ("video_id", "revenue_date"),  # revenue_id
+    "fct_costs": ("cost_id",),
+    "dq_quarantined_rows": ("quarantined_row_id",),  # md5 of source_table and the row's hash
+    "data_freshness": ("dataset_name",),
+    "job_status": ("run_id",),
+    "dashboard_performance": ("dashboard_name", "query_date"),  # dashboard_performance_id
+    "api_quota_usage": ("usage_date",),
+    "cache_performance": ("collected_at",),  # cache_stat_id
+    "monitoring_clock": ("checked_at",),
+    "cost_rollup_hourly": ("incurred_hour",),  # cost_rollup_hourly_id
+    "cost_rollup_daily": ("cost_date", "cost_category"),  # cost_rollup_daily_id
+    "video_cost_analysis": ("video_id",),
+    "user_revenue_tracking": ("user_id",),
+    "user_daily_reports": ("user_id", "report_date"),  # user_daily_report_id
+    "monthly_report": ("month_start_date",),  # monthly_report_id
+    "growth_trends": ("month_start_date",),  # growth_trend_id
+    "cost_baselines": ("month_start_date", "cost_category"),  # cost_baseline_id
+    "realtime_metrics": ("window_end_at",),
+    "trending_videos": ("video_id",),
+    "morning_summary": ("summary_date",),
+}
+
+# Figures computed in double precision by the database (percentile_cont, power) or through
+# numeric divisions of limited scale: compared within these absolute tolerances, the ones the
+# monitoring and content tests have always used. Everything else, money first, is exact.
+TOLERANCES: dict[str, dict[str, float]] = {
+    "dashboard_performance": {"p95_duration_ms": 1e-6},
+    "api_quota_usage": {"projected_units_end_of_day": 1e-4},
+    "trending_videos": {"trending_score": 2e-6},
+}
+
+ORACLES: dict[str, Callable[[Raw], Rows]] = {
+    "dim_user": lambda raw: raw.core.dim_user,
+    "dim_channel": lambda raw: raw.core.dim_channel,
+    "dim_video": lambda raw: raw.core.dim_video,
+    "dim_date": lambda raw: raw.core.dim_date,
+    "fct_video_performance": lambda raw: raw.core.fct_video_performance,
+    "fct_revenue": lambda raw: raw.core.fct_revenue,
+    "fct_costs": lambda raw: raw.core.fct_costs,
+    "dq_quarantined_rows": lambda raw: raw.core.dq_quarantined_rows,
+    "data_freshness": expected_data_freshness,
+    "job_status": expected_job_status,
+    "dashboard_performance": expected_dashboard_performance,
+    "api_quota_usage": expected_api_quota_usage,
+    "cache_performance": expected_cache_performance,
+    "monitoring_clock": expected_monitoring_clock,
+    **FINANCE_ORACLES,
+    "realtime_metrics": lambda raw: {raw.as_of: expected_realtime_metrics(raw)},
+    "trending_videos": expected_trending_videos,
+    "morning_summary": lambda raw: {raw.today: expected_morning_summary(raw)},
+}
+MAX_MISMATCHES = 50  # per model; the rest are counted in a last message
+
+
+def expected_marts(raw: Raw, models: Iterable[str] | None = None) -> dict[str, Rows]:
+    """Each mart's rows as a fresh build at raw.as_of makes them: {model: {key: {column:
+    value}}}, keyed as MART_KEYS says (a single-column key is the bare value)."""
+    names = MARTS if models is None else tuple(models)
+    unknown = sorted(set(names) - set(ORACLES))
+    if unknown:
+        raise ValueError(f"no oracle for {unknown}: choose from {MARTS}")
+    return {name: ORACLES[name](raw) for name in names}
+
+
+def row_key(row: Row, columns: tuple[str, ...]) -> Any:
+    return row[columns[0]] if len(columns) == 1 else tuple(row[column] for column in columns)
+
+
+def keyed_rows(rows: list[Row], columns: tuple[str, ...]) -> tuple[Rows, list[str]]:
+    """Rows by key, and a message for every key that occurs more than once."""
+    keyed: Rows = {}
+    duplicates: Counter[Any] = Counter()
+    for row in rows:
+        key = row_key(row, columns)
+        if key in keyed:
+            duplicates[key] += 1
+        keyed[key] = row
+    return keyed, [f"duplicate key {key} ({n + 1} rows)" for key, n in duplicates.items()]
+
+
+def parse_json_like(text: str, template: Row) -> Any:
+    """A json object read back with the types of the expected dict (timestamps, dates); the
+    text itself when it is not a json object (then it differs from any expected dict)."""
+    try:
+        parsed = json.loads(text)
+    except json.JSONDecodeError:
+        return text
+    if not isinstance(parsed, dict):
+        return text
+    for column, want in template.items():
+        got = parsed.get(column)
+        if isinstance(got, str) and isinstance(want, datetime):
+            parsed[column] = datetime.fromisoformat(got)
+        elif isinstance(got, str) and isinstance(want, date):
+            parsed[column] = date.fromisoformat(got)
+    return parsed
+
+
 def mismatches(
-    actual: dict[Any, dict[str, Any]],
-    expected: dict[Any, dict[str, Any]],
+    actual: Rows,
+    expected: Rows,
     tolerance: dict[str, float] | None = None,
+    *,
+    key_columns: tuple[str, ...] = (),
+    strict: bool = False,
 ) -> list[str]:
     """Every difference between two keyed row sets, column by column (exact unless a column
-    has a tolerance); empty when they agree."""
+    has a tolerance); empty when they agree. `strict` also reports expected columns the mart
+    lacks and mart columns no oracle checks (key columns aside)."""
     tolerance = tolerance or {}
     problems = []
-    if set(actual) != set(expected):
+    only_actual = set(actual) - set(expected)
+    only_expected = set(expected) - set(actual)
+    if only_actual or only_expected:
         problems.append(
-            f"keys differ: only in mart {sorted(set(actual) - set(expected))[:5]}, "
-            f"only expected {sorted(set(expected) - set(actual))[:5]}"
+            f"keys differ: {len(only_actual)} only in mart, e.g. "
+            f"{sorted(only_actual, key=str)[:5]}; {len(only_expected)} only expected, e.g. "
+            + ", ".join(f"{key} {expected[key]}" for key in sorted(only_expected, key=str)[:3])
         )
+    if strict and actual and expected:
+        mart_columns = set(next(iter(actual.values())))
+        oracle_columns = set(next(iter(expected.values())))
+        if oracle_columns - mart_columns:
+            problems.append(
+                f"columns missing from the mart: {sorted(oracle_columns - mart_columns)}"
+            )
+        if mart_columns - oracle_columns - set(key_columns):
+            problems.append(
+                "mart columns no oracle checks: "
+                f"{sorted(mart_columns - oracle_columns - set(key_columns))}"
+            )
     for key in sorted(set(actual) & set(expected), key=str):
         for column, want in expected[key].items():
             if column not in actual[key]:
                 continue
             got = actual[key][column]
+            if isinstance(want, dict) and isinstance(got, str):
+                got = parse_json_like(got, want)
             if column in tolerance and got is not None and want is not None:
                 if abs(float(got) - float(want)) > tolerance[column]:
                     problems.append(f"{key} {column}: mart {got} != expected {want}")
             elif got != want:
                 problems.append(f"{key} {column}: mart {got!r} != expected {want!r}")
     return problems
+
+
+def quarantine_counts(rows: Iterable[Row]) -> Counter[tuple[str, str]]:
+    return Counter((row["source_table"], row["reason"]) for row in rows)
+
+
+def compare_mart(model: str, rows: list[Row], expected: Rows) -> list[str]:
+    """The mismatches of one mart's rows (as read back) against its expected rows."""
+    columns = MART_KEYS[model]
+    actual, problems = keyed_rows(rows, columns)
+    if model == "dq_quarantined_rows":
+        counts, want = quarantine_counts(actual.values()), quarantine_counts(expected.values())
+        if counts != want:
+            problems.append(
+                f"rows by (source_table, reason): mart {dict(counts)} != expected {dict(want)}"
+            )
+    problems += mismatches(
+        actual,
+        expected,
+        TOLERANCES.get(model),
+        key_columns=columns,
+        strict=True,
+    )
+    if len(problems) > MAX_MISMATCHES:
+        more = len(problems) - MAX_MISMATCHES
+        problems = [*problems[:MAX_MISMATCHES], f"... and {more} more mismatches"]
+    return problems
+
+
+def compare_marts(
+    query_dicts: Callable[[str], list[Row]],
+    as_of: datetime,
+    models: Iterable[str] | None = None,
+    timezone: str = "UTC",
+) -> dict[str, list[str]]:
+    """Every mart of `models` (default MARTS) read back with `query_dicts` (whose connection
+    has `as_of` pinned, for the views) and compared with the oracle over the raw rows read the
+    same way: {model: mismatches}, every list empty when the warehouse is right. Money is exact
+    to the cent, counts and flags exactly, the few float-derived figures within TOLERANCES."""
+    raw = load_raw(query_dicts, as_of, timezone)
+    expected = expected_marts(raw, models)
+    return {
+        model: compare_mart(model, query_dicts(f"select * from analytics.{model}"), rows)
+        for model, rows in expected.items()
+    }

@@ -180,9 +180,7 @@ def simulate_day(day: Day) -> dict[str, Any]:
         if index == REPLAY_AFTER:
             day.run("morning replay", "morning", as_of=T0 - timedelta(days=1))
     day.run("eod", "eod", as_of=hour(HOURS))
-    planted["clean_deliveries"] = len(day.notify.http.received("")) + len(
-        day.notify.smtp.messages()
-    )
+    planted["clean_deliveries"] = len(day.notify.http.received("")) + len(day.notify.smtp.messages)
     planted["clean_alert_rows"] = day.warehouse.query("select count(*) from ops.alerts_log")[0][0]
     end = hour(HOURS)
     day.generate(

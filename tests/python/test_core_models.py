@@ -1,10 +1,11 @@
 """Staging, intermediate and core marts: real dbt builds on generated data, checked by an oracle.
 
-Every expectation is computed here, in Python, from the raw rows read back from the database:
-the dedupe / exclusion rules of the core contract are re-implemented independently (`Oracle`),
-then compared with what dbt built. Per server: a clean warehouse (built once, plus `dbt source
-freshness`), a dirty one (`dirty_rows`), and a copy of the clean one that gets one more hour of
-raw rows and an incremental run with as_of one hour later.
+Every expectation is computed in Python from the raw rows read back from the database: the
+dedupe / exclusion rules of the core contract are re-implemented independently in
+marts_oracle_core (the core of the one oracle of every mart), then compared with what dbt built.
+Per server: a clean warehouse (built once, plus `dbt source freshness`), a dirty one
+(`dirty_rows`), and a copy of the clean one that gets one more hour of raw rows and an
+incremental run with as_of one hour later.
 """
 
 from __future__ import annotations
@@ -14,12 +15,11 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import pytest
-import yaml
-from conftest import PROJECT_DIR, Warehouse
+from conftest import Warehouse
+from marts_oracle_core import Raw, load_raw, project_vars, utc_hour
 from psycopg import sql
 
 from orchestrator.connection import Connection, connect
@@ -39,7 +39,6 @@ CORE_MODELS = {
     "fct_costs",
     "dq_quarantined_rows",
 }
-SIX_PLACES = Decimal("0.000001")
 Key = tuple[Any, ...]
 
 
@@ -62,131 +61,9 @@ def statuses_by_name(results: list[dict[str, Any]]) -> dict[str, str]:
     return {result["unique_id"].split(".")[2]: result["status"] for result in results}
 
 
-def utc_hour(moment: datetime) -> datetime:
-    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-
-
 # --------------------------------------------------------------------------------------------
-# The oracle: the contract's rules, re-implemented in Python over the raw rows
+# Comparison with the oracle (marts_oracle_core: the contract's rules over the raw rows)
 # --------------------------------------------------------------------------------------------
-
-
-def latest_by_id(rows: list[dict[str, Any]], key: str, version: str) -> dict[Any, dict[str, Any]]:
-    """The latest version of each non-null id."""
-    latest: dict[Any, dict[str, Any]] = {}
-    for row in rows:
-        if row[key] is None:
-            continue
-        kept = latest.get(row[key])
-        if kept is None or (row[version] or datetime.min.replace(tzinfo=UTC)) > (
-            kept[version] or datetime.min.replace(tzinfo=UTC)
-        ):
-            latest[row[key]] = row
-    return latest
-
-
-@dataclass
-class Oracle:
-    """What the core marts must contain, from the raw tables, as of `as_of` (UTC business days)."""
-
-    raw: dict[str, list[dict[str, Any]]]
-    as_of: datetime
-    videos: dict[int, tuple[int, int]] = field(default_factory=dict)  # video -> (channel, user)
-
-    @classmethod
-    def read(cls, warehouse: Warehouse, as_of: datetime) -> Oracle:
-        tables = ("users", "channels", "videos", "video_stats", "revenue", "costs")
-        raw = {table: warehouse.query_dicts(f"select * from raw.{table}") for table in tables}
-        oracle = cls(raw=raw, as_of=as_of)
-        oracle.videos = oracle.valid_videos()
-        return oracle
-
-    def valid_videos(self) -> dict[int, tuple[int, int]]:
-        users = {
-            user_id
-            for user_id, row in latest_by_id(self.raw["users"], "user_id", "created_at").items()
-            if row["created_at"] <= self.as_of
-        }
-        channels = {
-            channel_id: row["user_id"]
-            for channel_id, row in latest_by_id(
-                self.raw["channels"], "channel_id", "updated_at"
-            ).items()
-            if row["created_at"] <= self.as_of and row["user_id"] in users
-        }
-        return {
-            video_id: (row["channel_id"], channels[row["channel_id"]])
-            for video_id, row in latest_by_id(self.raw["videos"], "video_id", "updated_at").items()
-            if row["published_at"] <= self.as_of and row["channel_id"] in channels
-        }
-
-    def video_performance(self) -> dict[Key, dict[str, Any]]:
-        """(video_id, collected_hour) -> expected row of fct_video_performance."""
-        readings: dict[Key, tuple[int, int, int, int]] = {}
-        for row in self.raw["video_stats"]:
-            video_id, collected_at = row["video_id"], row["collected_at"]
-            if video_id not in self.videos or collected_at is None or collected_at > self.as_of:
-                continue
-            counters = (row["views"], row["likes"], row["comments"], row["watch_minutes"])
-            key = (video_id, collected_at)
-            readings[key] = max(readings.get(key, counters), counters)  # highest reading wins
-        last_in_hour: dict[Key, tuple[datetime, tuple[int, int, int, int]]] = {}
-        for (video_id, collected_at), counters in readings.items():
-            key = (video_id, utc_hour(collected_at))
-            if key not in last_in_hour or collected_at > last_in_hour[key][0]:
-                last_in_hour[key] = (collected_at, counters)
-        expected: dict[Key, dict[str, Any]] = {}
-        previous: dict[int, tuple[int, int, int, int]] = {}
-        for (video_id, hour), (collected_at, counters) in sorted(last_in_hour.items()):
-            before = previous.get(video_id, (0, 0, 0, 0))
-            views, likes, comments, _ = counters
-            expected[(video_id, hour)] = {
-                "channel_id": self.videos[video_id][0],
-                "user_id": self.videos[video_id][1],
-                "counters": counters,
-                "deltas": tuple(now - then for now, then in zip(counters, before, strict=True)),
-                "engagement_rate": None
-                if views == 0
-                else (Decimal(likes + comments) / Decimal(views)).quantize(
-                    SIX_PLACES, ROUND_HALF_UP
-                ),
-                "is_counter_correction": video_id in previous
-                and any(now < then for now, then in zip(counters, before, strict=True)),
-                "collected_at": collected_at,
-            }
-            previous[video_id] = counters
-        return expected
-
-    def revenue(self) -> dict[Key, int]:
-        """(video_id, revenue_date) -> revenue cents (latest version landed by as_of)."""
-        latest: dict[Key, dict[str, Any]] = {}
-        for row in self.raw["revenue"]:
-            if row["video_id"] not in self.videos or row["revenue_date"] is None:
-                continue
-            if row["loaded_at"] > self.as_of or row["revenue_date"] > self.as_of.date():
-                continue
-            key = (row["video_id"], row["revenue_date"])
-            if key not in latest or row["loaded_at"] > latest[key]["loaded_at"]:
-                latest[key] = row
-        return {
-            key: row["actual_cents"] if row["actual_cents"] is not None else row["estimated_cents"]
-            for key, row in latest.items()
-        }
-
-    def costs(self) -> dict[int, tuple[int, int]]:
-        """cost_id -> (video_id, amount_cents): one per cost_id, valid video, not after as_of."""
-        first: dict[int, dict[str, Any]] = {}
-        for row in self.raw["costs"]:
-            if row["cost_id"] is None:
-                continue
-            kept = first.get(row["cost_id"])
-            if kept is None or row["incurred_at"] < kept["incurred_at"]:
-                first[row["cost_id"]] = row
-        return {
-            cost_id: (row["video_id"], row["amount_cents"])
-            for cost_id, row in first.items()
-            if row["video_id"] in self.videos and row["incurred_at"] <= self.as_of
-        }
 
 
 def totals_by_video(pairs: Iterator[tuple[int, int]]) -> dict[int, int]:
@@ -201,29 +78,24 @@ def built_video_performance(warehouse: Warehouse) -> dict[Key, dict[str, Any]]:
     return {(row["video_id"], utc_hour(row["collected_hour"])): row for row in rows}
 
 
-def assert_matches_oracle(warehouse: Warehouse, oracle: Oracle) -> None:
+def assert_matches_oracle(warehouse: Warehouse, raw: Raw) -> None:
     """fct_video_performance, fct_revenue and fct_costs equal the oracle (rows, deltas, cents)."""
-    expected = oracle.video_performance()
+    counters = ("views", "likes", "comments", "watch_minutes")
+    deltas = tuple(f"{counter}_delta" for counter in counters)
+    expected = raw.core.fct_video_performance
     built = built_video_performance(warehouse)
     assert expected, "the oracle found no video stats: the fixture data is empty"
     assert set(built) == set(expected)
     for key, want in expected.items():
         row = built[key]
         assert (row["channel_id"], row["user_id"]) == (want["channel_id"], want["user_id"]), key
-        assert (row["views"], row["likes"], row["comments"], row["watch_minutes"]) == want[
-            "counters"
-        ], key
-        assert (
-            row["views_delta"],
-            row["likes_delta"],
-            row["comments_delta"],
-            row["watch_minutes_delta"],
-        ) == want["deltas"], key
+        assert tuple(row[name] for name in counters) == tuple(want[name] for name in counters), key
+        assert tuple(row[name] for name in deltas) == tuple(want[name] for name in deltas), key
         assert row["engagement_rate"] == want["engagement_rate"], key
         assert row["is_counter_correction"] is want["is_counter_correction"], key
         assert row["collected_at"] == want["collected_at"], key
 
-    revenue = oracle.revenue()
+    revenue = {key: row["revenue_cents"] for key, row in raw.core.fct_revenue.items()}
     built_revenue = {
         (video_id, revenue_date): cents
         for video_id, revenue_date, cents in warehouse.query(
@@ -238,7 +110,10 @@ def assert_matches_oracle(warehouse: Warehouse, oracle: Oracle) -> None:
         [(video_id, cents) for (video_id, _), cents in revenue.items()],
     )
 
-    costs = oracle.costs()
+    costs = {
+        cost_id: (row["video_id"], row["amount_cents"])
+        for cost_id, row in raw.core.fct_costs.items()
+    }
     built_costs = {
         cost_id: (video_id, cents)
         for cost_id, video_id, cents in warehouse.query(
@@ -272,7 +147,7 @@ class BuiltWarehouse:
     report: GenerateReport
     build: DbtInvocation
     results: list[dict[str, Any]]
-    oracle: Oracle
+    raw: Raw
     freshness: dict[str, dict[str, Any]] = field(default_factory=dict)  # table -> sources.json
 
 
@@ -284,7 +159,7 @@ def generate_and_build(
     build = build_core(warehouse, AS_OF)
     assert not build.could_not_run, build.stdout[-3000:]
     return BuiltWarehouse(
-        warehouse, report, build, run_results(warehouse), Oracle.read(warehouse, AS_OF)
+        warehouse, report, build, run_results(warehouse), load_raw(warehouse.query_dicts, AS_OF)
     )
 
 
@@ -345,11 +220,11 @@ def test_clean_data_quarantines_nothing(clean: BuiltWarehouse) -> None:
 
 
 def test_facts_equal_the_oracle_on_clean_data(clean: BuiltWarehouse) -> None:
-    assert_matches_oracle(clean.warehouse, clean.oracle)
+    assert_matches_oracle(clean.warehouse, clean.raw)
 
 
 def test_dimensions_hold_every_valid_entity(clean: BuiltWarehouse) -> None:
-    warehouse, oracle = clean.warehouse, clean.oracle
+    warehouse, raw = clean.warehouse, clean.raw
     videos = {
         row[0]: row[1:]
         for row in warehouse.query(
@@ -357,11 +232,14 @@ def test_dimensions_hold_every_valid_entity(clean: BuiltWarehouse) -> None:
             "from analytics.dim_video"
         )
     }
-    assert {video_id: row[:2] for video_id, row in videos.items()} == oracle.videos
+    assert {video_id: row[:2] for video_id, row in videos.items()} == {
+        video_id: (row["channel_id"], row["user_id"])
+        for video_id, row in raw.core.dim_video.items()
+    }
     for _, _, published_date, published_at in videos.values():
         assert published_date == published_at.astimezone(UTC).date()
     default_goal = int(project_var("default_monthly_goal_cents"))
-    raw_goals = {row["user_id"]: row["monthly_goal_cents"] for row in oracle.raw["users"]}
+    raw_goals = {row["user_id"]: row["monthly_goal_cents"] for row in raw["users"]}
     built_goals = dict(
         warehouse.query("select user_id, monthly_goal_cents from analytics.dim_user")
     )
@@ -517,7 +395,7 @@ def test_every_planted_dirty_row_is_accounted_for(dirty: BuiltWarehouse) -> None
 
 
 def test_facts_equal_the_oracle_on_dirty_data(dirty: BuiltWarehouse) -> None:
-    assert_matches_oracle(dirty.warehouse, dirty.oracle)
+    assert_matches_oracle(dirty.warehouse, dirty.raw)
 
 
 # --------------------------------------------------------------------------------------------
@@ -696,7 +574,8 @@ def test_incremental_models_were_not_rebuilt(incremental: IncrementalRuns) -> No
 
 def test_incremental_result_equals_a_full_recomputation(incremental: IncrementalRuns) -> None:
     assert_matches_oracle(
-        incremental.warehouse, Oracle.read(incremental.warehouse, AS_OF + timedelta(hours=1))
+        incremental.warehouse,
+        load_raw(incremental.warehouse.query_dicts, AS_OF + timedelta(hours=1)),
     )
 
 
@@ -710,4 +589,4 @@ def md5_hex(text: str) -> str:
 
 
 def project_var(name: str) -> Any:
-    return yaml.safe_load((PROJECT_DIR / "dbt_project.yml").read_text())["vars"][name]
+    return project_vars()[name]

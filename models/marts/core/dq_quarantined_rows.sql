@@ -3,7 +3,7 @@
         'source_table': 'raw.users',
         'model': 'stg_raw__users',
         'reason': "case when has_null_id then 'null_id' when is_future then 'future_timestamp' end",
-        'filter': 'not is_after_as_of',
+        'filter': 'not is_after_as_of or coalesce(is_future, false)',
         'video_id': 'null',
         'key_columns': ['user_id'],
         'columns': ['user_id', 'email', 'monthly_goal_cents', 'is_active', 'created_at'],
