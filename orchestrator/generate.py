@@ -47,8 +47,8 @@ Injections (each plants one anomaly; its figures are in `report.injected_details
   run succeeds. Only job_runs changes.
 - `dirty_rows`: video_stats gets 5 exact duplicate rows, 2 rows with a null video_id, 1 row
   whose views are lower than the video's previous collection, and 2 rows collected exactly
-  100 years after as_of (after the server clock: impossible, so dirty); costs gets 3 exact duplicate events (same cost_id) and 1 event with a
-  null video_id. All picked from videos published over 4 days before as_of (when there are
+  100 years after as_of (after the server clock: impossible, so dirty); costs gets 3 exact
+  duplicate events (same cost_id) and 1 event with a null video_id. All picked from videos published over 4 days before as_of (when there are
   any), so the other injections' figures hold with it. Details name every row.
 
 `injected_details` keys per injection:

@@ -189,8 +189,14 @@ def append_hours(
         ]
         revenue = [row for v in videos for row in _revenue_versions(before, after, v, start)]
         cost_events = [event for video in new_videos for event in production_costs(base, video)]
-        cost_events += _late_costs(base, original, start, late_rows)
-        costs = _numbered(_next_id(db, "costs", "cost_id"), cost_events, 3)
+        late = _late_costs(base, original, start, late_rows)
+        costs = _numbered(_next_id(db, "costs", "cost_id"), [*cost_events, *late], 3)
+        if late_rows:
+            late_costs = [cost for cost in costs if cost[1:] in set(late)]
+            details["late_rows"] = {
+                "cost_ids": [cost[0] for cost in late_costs],
+                "incurred_at": [cost[4] for cost in late_costs],
+            }
         if "cost_spike" in injected:
             existing = db.execute(
                 "select cost_id, video_id, category, amount_cents, incurred_at from raw.costs"

@@ -108,7 +108,13 @@ PLAYBOOKS: dict[str, Playbook] = {
         Playbook(
             name="hourly",
             title="Hourly monitoring",
-            selection=("-s", "tag:hourly", "cost_rollup_hourly", "user_revenue_tracking"),
+            selection=(
+                "-s",
+                "tag:hourly",
+                "cost_rollup_hourly",
+                "cost_rollup_daily",
+                "user_revenue_tracking",
+            ),
             reports=(
                 Report("Real-time (last hour)", "select * from analytics.realtime_metrics"),
                 Report(
@@ -203,7 +209,7 @@ def run_playbook(name: str, options: runner.BuildOptions) -> PlaybookRun:
         try:
             conn = connection.resolve()
             invocation = maintenance.Invocation(as_of=options.as_of)
-            steps = playbook.maintenance(conn, invocation)
+            steps = playbook.maintenance(conn, invocation=invocation)
         except DatabaseUnavailable:
             steps = []  # the build below reports the outage (exit 3, level-3 alert)
     options.selection = [*playbook.selection, *options.selection]

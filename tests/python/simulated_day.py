@@ -74,6 +74,9 @@ class Day:
         result = CliRunner().invoke(main, command, env=self.env)
         step = Step(name, command, as_of, result.exit_code, result.stdout, result.stderr)
         assert "Traceback" not in result.output, f"{name}: {result.output[-3000:]}"
+        assert result.exception is None or isinstance(result.exception, SystemExit), repr(
+            result.exception
+        )
         if as_of is not None:
             step.document = json.loads(result.stdout) if result.stdout.strip() else {}
             self._read_artifacts(step)
@@ -129,12 +132,13 @@ def hour(index: int) -> datetime:
     return T0 + timedelta(hours=index)
 
 
-def withdraw_cost_event(warehouse: Warehouse, at: datetime) -> int:
-    """Delete one valid cost event stamped inside the lookback before `at`; its id."""
+def withdraw_cost_event(warehouse: Warehouse, at: datetime, stored_before: int) -> int:
+    """Delete one valid cost event, already stored by an earlier run (id <= stored_before),
+    stamped inside the lookback before `at`; its id."""
     row = warehouse.query(
-        "select cost_id from raw.costs where video_id is not null"
+        "select cost_id from raw.costs where video_id is not null and cost_id <= %s"
         " and incurred_at > %s and incurred_at <= %s order by cost_id limit 1",
-        (at - timedelta(hours=2), at - timedelta(hours=1)),
+        (stored_before, at - timedelta(hours=2), at - timedelta(hours=1)),
     )
     assert row, "no cost event inside the lookback to withdraw: the fixture is too small"
     warehouse.execute("delete from raw.costs where cost_id = %s", (row[0][0],))
@@ -158,17 +162,14 @@ def simulate_day(day: Day) -> dict[str, Any]:
     for index in range(1, HOURS + 1):
         before = day.warehouse.query("select coalesce(max(cost_id), 0) from raw.costs")[0][0]
         late = LATE_ROWS.get(index, 0)
-        day.generate("--append-hours", "1", "--late-rows", str(late))
+        appended = day.generate("--append-hours", "1", "--late-rows", str(late), "--json")
         if late:
-            planted["late_cost_ids"][index] = [
-                row[0]
-                for row in day.warehouse.query(
-                    "select cost_id from raw.costs where cost_id > %s and incurred_at <= %s",
-                    (before, hour(index - 1)),
-                )
-            ]
+            late_rows = json.loads(appended.stdout)["injected_details"]["late_rows"]
+            planted["late_cost_ids"][index] = late_rows["cost_ids"]
+            stamped = [datetime.fromisoformat(moment) for moment in late_rows["incurred_at"]]
+            assert all(moment < hour(index - 1) for moment in stamped)  # late: before the run
         if index == WITHDRAWN_HOUR:
-            withdrawn = withdraw_cost_event(day.warehouse, hour(index))
+            withdrawn = withdraw_cost_event(day.warehouse, hour(index), before)
             planted["withdrawn_stored_before"] = stored_costs(day.warehouse, [withdrawn])
         day.run(f"hourly {index}", "hourly", as_of=hour(index))
         if late:

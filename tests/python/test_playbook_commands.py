@@ -41,6 +41,9 @@ def run(warehouse: Warehouse, state: Path, *arguments: str) -> tuple[int, dict[s
     }
     result = CliRunner().invoke(main, list(arguments), env=env)
     assert "Traceback" not in result.output, result.output[-3000:]
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(
+        result.exception
+    )
     document = json.loads(result.stdout) if result.stdout.strip().startswith("{") else {}
     return result.exit_code, document, result.stderr
 
