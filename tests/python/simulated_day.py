@@ -124,7 +124,7 @@ T0 = datetime(2026, 11, 15, 8, 0, tzinfo=UTC)  # the morning run
 SCALE, DAYS = 0.03, 7
 HOURS = 12
 LATE_ROWS = {3: 2, 6: 3, 9: 2}  # appended hour -> valid late rows inside the lookback
-WITHDRAWN_HOUR = 7  # before this hour's run, one cost event inside the lookback is deleted
+WITHDRAWN_HOUR = 8  # before this hour's run, one cost event inside the lookback is deleted
 REPLAY_AFTER = 6  # `morning --as-of T0 - 1 day` between the hourly runs of hours 6 and 7
 
 
