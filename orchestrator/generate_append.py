@@ -120,12 +120,7 @@ def _cache_samples(
     rows = []
     while (moment := moment + gen.CACHE_INTERVAL) <= end:
         rng = plan.rng("cache_stats", moment.isoformat())
-        lookups = rng.randint(20_000, 40_000)
-        interval_hits = round(lookups * rng.uniform(0.885, 0.955))
-        hits += interval_hits
-        misses += lookups - interval_hits
-        memory = max(500_000_000, memory + rng.randint(-2_000_000, 2_100_000))
-        keys = max(50_000, keys + rng.randint(-300, 310))
+        hits, misses, memory, keys = gen.next_cache_sample(rng, hits, misses, memory, keys)
         rows.append((moment, hits, misses, memory, keys))
     return rows
 

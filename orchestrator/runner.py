@@ -116,6 +116,7 @@ class BuildReport:
     dead: int = 0
     run_id: int | None = None
     dbt_invocation_id: str | None = None
+    dbt_invocation_ids: list[str] = field(default_factory=list)  # a build of everything: two
     freshness_invocation_id: str | None = None
     error: str | None = None
     dry_run: bool = False
@@ -133,6 +134,7 @@ class BuildReport:
             "dry_run": self.dry_run,
             "run_id": self.run_id,
             "dbt_invocation_id": self.dbt_invocation_id,
+            "dbt_invocation_ids": self.dbt_invocation_ids,
             "freshness_invocation_id": self.freshness_invocation_id,
             "error": self.error,
             "counts": self.counts(),
@@ -357,7 +359,9 @@ def _run_dbt(
             break
         manifest = _manifest(target, project)
         invocation_id, phase_results = artifacts.parse_run_results(target, manifest)
-        report.dbt_invocation_id = report.dbt_invocation_id or invocation_id
+        if invocation_id:
+            report.dbt_invocation_ids.append(invocation_id)
+        report.dbt_invocation_id = invocation_id  # the run_results.json left in target/
         results += phase_results
     models_built = all(r.status == "success" for r in results if r.resource_type == "model")
     if manifest is not None and replaced_at is not None and models_built and not options.dry_run:

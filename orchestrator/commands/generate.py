@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import click
 
 from orchestrator import connection
-from orchestrator.commands.options import as_of_option, json_option
+from orchestrator.commands.options import as_of_option, json_option, parse_timestamp
 from orchestrator.errors import ConfigError
 from orchestrator.generate import INJECTIONS, MAX_SCALE, GenerateReport, generate, make_plan
 from orchestrator.generate_append import append_hours
@@ -52,12 +52,9 @@ def parse_as_of(raw: str | datetime | None) -> datetime:
     if raw is None or not raw.strip():
         return datetime.now(UTC).replace(second=0, microsecond=0)
     try:
-        parsed = datetime.fromisoformat(raw.strip())
-    except ValueError:
-        raise ConfigError(
-            f"--as-of {raw!r} is not a timestamp: use ISO 8601 such as 2026-11-28T12:00:00Z."
-        ) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        return parse_timestamp(raw)
+    except ValueError as exc:
+        raise ConfigError(f"--as-of {exc}.") from None
 
 
 def report_table(report: GenerateReport, where: str) -> str:

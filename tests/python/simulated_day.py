@@ -10,19 +10,23 @@ stderr and run_results are kept for the tests to assert on.
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import marts_oracle
 import psycopg
+import pytest
 from click.testing import CliRunner
-from conftest import Warehouse
+from conftest import Warehouse, warehouse_factory
+from notify_fixtures import make_notify_env, receivers
 from notify_servers import NotifyEnv
 
 from orchestrator.cli import main
-from orchestrator.connection import connect
+from orchestrator.connection import Connection, connect
 
 
 @dataclass
@@ -48,6 +52,21 @@ class Step:
     @property
     def events(self) -> list[dict[str, Any]]:
         return list(self.document.get("events", []))
+
+
+@contextlib.contextmanager
+def fresh_day(
+    server: Connection, tmp_path_factory: pytest.TempPathFactory, label: str
+) -> Iterator[Day]:
+    """A Day on a new database of `server`, with recording Slack / PagerDuty / SMTP receivers
+    and private state files, all removed when the context ends."""
+    state = tmp_path_factory.mktemp(f"{label}_state")
+    with warehouse_factory(server, tmp_path_factory) as make, receivers() as (http, smtp):
+        yield Day(
+            make(label),
+            make_notify_env(http, smtp, state),
+            {"YTEMPIRE_OUTAGE_FILE": str(state / "outage.json")},
+        )
 
 
 @dataclass

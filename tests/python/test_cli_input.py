@@ -15,12 +15,13 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import click
 import pytest
 from click.testing import CliRunner, Result
 
-from orchestrator import playbooks, runner
+from orchestrator import playbooks
 from orchestrator.cli import main
 from orchestrator.commands import build as build_module
 from orchestrator.commands.options import dbt_selection, parse_now, parse_timestamp
@@ -218,31 +219,23 @@ def test_selection_list():
     assert dbt_selection([], [], False, ["--select", "tag:hourly"]) == ["--select", "tag:hourly"]
 
 
-@pytest.fixture
-def captured(monkeypatch) -> list[runner.BuildOptions]:
-    """runner.run_build and playbooks.run_playbook replaced: record the options, run nothing."""
-    seen: list[runner.BuildOptions] = []
+def parsed(command: str, args: list[str]) -> dict[str, Any]:
+    """The parameters click parses for `ytempire <command> <args>` (nothing runs)."""
+    with main.commands[command].make_context(command, list(args)) as ctx:
+        return dict(ctx.params)
 
-    def fake_build(options: runner.BuildOptions) -> runner.BuildReport:
-        seen.append(options)
-        return runner.BuildReport(exit_code=0)
 
-    def fake_playbook(name: str, options: runner.BuildOptions) -> playbooks.PlaybookRun:
-        seen.append(options)
-        return playbooks.PlaybookRun(playbooks.PLAYBOOKS[name], runner.BuildReport(exit_code=0))
-
-    monkeypatch.setattr(runner, "run_build", fake_build)
-    monkeypatch.setattr(playbooks, "run_playbook", fake_playbook)
-    return seen
+def selection_of(params: dict[str, Any]) -> list[str]:
+    return dbt_selection(
+        params["select"], params["exclude"], params["full_refresh"], params["dbt_args"]
+    )
 
 
 @pytest.mark.parametrize("command", BUILD_COMMANDS)
-def test_commands_pass_the_normalised_selection_and_as_of(cli_env, captured, command):
+def test_commands_parse_the_selection_and_normalise_as_of(command):
     args = ["-s", "a", "-s", "b", "--exclude", "c", "--full-refresh", "--", "--threads", "1"]
-    result, _ = invoke([command, "--as-of", "2026-11-15 07:07:00-05:00", *args], cli_env)
-    assert result.exit_code == 0, result.output
-    [options] = captured
-    assert options.selection == [
+    params = parsed(command, ["--as-of", "2026-11-15 07:07:00-05:00", *args])
+    assert selection_of(params) == [
         "--select",
         "a",
         "b",
@@ -252,7 +245,7 @@ def test_commands_pass_the_normalised_selection_and_as_of(cli_env, captured, com
         "--threads",
         "1",
     ]
-    assert options.as_of == "2026-11-15T12:07:00+00:00"
+    assert params["as_of"].isoformat() == "2026-11-15T12:07:00+00:00"
 
 
 @pytest.mark.parametrize(
@@ -266,20 +259,18 @@ def test_commands_pass_the_normalised_selection_and_as_of(cli_env, captured, com
         ([], []),
     ],
 )  # fmt: skip
-def test_build_selection_reaches_dbt(cli_env, captured, args, selection):
-    result, _ = invoke(["build", *args], cli_env)
-    assert result.exit_code == 0, result.output
-    assert captured[0].selection == selection
-    assert captured[0].as_of is None
+def test_build_selection_for_dbt(args, selection):
+    params = parsed("build", args)
+    assert selection_of(params) == selection
+    assert params["as_of"] is None
 
 
-def test_as_of_and_now_from_the_environment(cli_env, captured):
-    env = {**cli_env, "YTEMPIRE_AS_OF": "2026-11-15", "YTEMPIRE_NOW": "2026-11-15T13:00:00+01:00"}
-    result, _ = invoke(["eod", "--dry-run"], env)
-    assert result.exit_code == 0, result.output
-    [options] = captured
-    assert options.as_of == "2026-11-15T00:00:00+00:00" and options.dry_run
-    assert options.now == datetime(2026, 11, 15, 12, 0, tzinfo=UTC)
+def test_as_of_and_now_from_the_environment(monkeypatch):
+    monkeypatch.setenv("YTEMPIRE_AS_OF", "2026-11-15")
+    monkeypatch.setenv("YTEMPIRE_NOW", "2026-11-15T13:00:00+01:00")
+    params = parsed("eod", ["--dry-run"])
+    assert params["as_of"].isoformat() == "2026-11-15T00:00:00+00:00" and params["dry_run"]
+    assert params["now"] == datetime(2026, 11, 15, 12, 0, tzinfo=UTC)
 
 
 def test_dry_run_is_one_option_everywhere():

@@ -9,10 +9,16 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from conftest import PROJECT_DIR, warehouse_factory
-from notify_fixtures import make_notify_env, receivers
+from conftest import PROJECT_DIR
 from notify_servers import PAGERDUTY_PATH, SLACK_CRITICAL_PREFIX, SLACK_WARNING_PREFIX
-from simulated_day import COST_CONDITION, SPIKE_HOUR, SPIKE_HOURS, Day, simulate_spike_day
+from simulated_day import (
+    COST_CONDITION,
+    SPIKE_HOUR,
+    SPIKE_HOURS,
+    Day,
+    fresh_day,
+    simulate_spike_day,
+)
 
 from orchestrator import escalation
 
@@ -23,13 +29,7 @@ pytestmark = pytest.mark.slow
 def spike_day(
     embedded_server, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Day, dict[str, Any]]]:
-    state = tmp_path_factory.mktemp("spike_state")
-    with warehouse_factory(embedded_server, tmp_path_factory) as make, receivers() as (http, smtp):
-        simulated = Day(
-            make("spike"),
-            make_notify_env(http, smtp, state),
-            {"YTEMPIRE_OUTAGE_FILE": str(state / "outage.json")},
-        )
+    with fresh_day(embedded_server, tmp_path_factory, "spike") as simulated:
         yield simulated, simulate_spike_day(simulated)
 
 

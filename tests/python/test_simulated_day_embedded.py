@@ -8,9 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from conftest import warehouse_factory
-from notify_fixtures import make_notify_env, receivers
-from simulated_day import Day, DayChecks, simulate_day
+from simulated_day import Day, DayChecks, fresh_day, simulate_day
 
 pytestmark = pytest.mark.slow
 
@@ -19,14 +17,7 @@ pytestmark = pytest.mark.slow
 def day(
     embedded_server, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Day, dict[str, Any]]]:
-    server = embedded_server
-    state = tmp_path_factory.mktemp("day_state")
-    with warehouse_factory(server, tmp_path_factory) as make, receivers() as (http, smtp):
-        simulated = Day(
-            make("day"),
-            make_notify_env(http, smtp, state),
-            {"YTEMPIRE_OUTAGE_FILE": str(state / "outage.json")},
-        )
+    with fresh_day(embedded_server, tmp_path_factory, "day") as simulated:
         yield simulated, simulate_day(simulated)
 
 

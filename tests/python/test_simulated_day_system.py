@@ -8,23 +8,15 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from conftest import system_server, warehouse_factory
-from notify_fixtures import make_notify_env, receivers
-from simulated_day import Day, DayChecks, simulate_day
+from conftest import system_server
+from simulated_day import Day, DayChecks, fresh_day, simulate_day
 
 pytestmark = [pytest.mark.slow, pytest.mark.system_pg]
 
 
 @pytest.fixture(scope="module")
 def day(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Day, dict[str, Any]]]:
-    server = system_server()
-    state = tmp_path_factory.mktemp("day_state")
-    with warehouse_factory(server, tmp_path_factory) as make, receivers() as (http, smtp):
-        simulated = Day(
-            make("day"),
-            make_notify_env(http, smtp, state),
-            {"YTEMPIRE_OUTAGE_FILE": str(state / "outage.json")},
-        )
+    with fresh_day(system_server(), tmp_path_factory, "day") as simulated:
         yield simulated, simulate_day(simulated)
 
 
