@@ -2,7 +2,10 @@
 
 1. take the command's PostgreSQL advisory lock (a second copy exits at once, saying who runs);
 2. `dbt source freshness` (every source) and `dbt build <selection>`, both with `as_of` pinned
-   when given;
+   when given (the session setting ytempire.as_of, through PGOPTIONS); a narrow selection gets
+   `--indirect-selection cautious`, a build of everything runs the catalog diagnostics after the
+   rest (orchestrator.selection), and after a replacing `ytempire generate` the run builds
+   everything with --full-refresh (orchestrator.raw_state);
 3. read run_results.json, sources.json and manifest.json (orchestrator.artifacts);
 4. place every non-passing result on the escalation matrix, plus the system-wide level-3
    conditions (every source stale, daily cost over the critical multiple of the budget, every
