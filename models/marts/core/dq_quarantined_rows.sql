@@ -63,9 +63,7 @@ with
             {{ row_to_json_text(quarantined.key_columns) }} as row_key_json,
             {{ row_to_json_text(quarantined.columns) }} as row_json
         from {{ ref(quarantined.model) }}
-        {%- if quarantined.filter %}
-        where {{ quarantined.filter }}
-        {%- endif %}
+        where {{ quarantined.get('filter', 'true') }}
     ),
 {% endfor %}
 
