@@ -72,6 +72,7 @@ def played(embedded_server, tmp_path_factory: pytest.TempPathFactory) -> Iterato
             for _ in range(REPEATED_BUILDS)
         ]
         yield {
+            "state": state,
             "warehouse": warehouse,
             "runs": runs,
             "builds": builds,
@@ -149,3 +150,40 @@ def test_full_builds_never_race_the_catalog_views(played) -> None:
         assert not [m for m in messages if "could not open relation" in m]
         diagnostics = [r for r in document["results"] if r["name"].startswith(("pg_", "perf"))]
         assert diagnostics and all(r["status"] in ("success", "pass") for r in diagnostics)
+
+
+def test_a_row_later_than_the_lookback_is_named_then_repaired(played) -> None:
+    """Last in the module (it changes raw): a valid cost event a day older than the latest stored
+    one lands; the next run that builds fct_costs warns, naming the day and the repair; the
+    repair command clears it and resolves the alert."""
+    warehouse, state = played["warehouse"], played["state"]
+    warehouse.execute(
+        "insert into raw.costs (cost_id, video_id, category, amount_cents, incurred_at)"
+        " select max(cost_id) + 1, min(video_id), 'render', 7, %s from raw.costs",
+        (AS_OF - timedelta(days=1),),
+    )
+    at = ["--as-of", AS_OF.isoformat(), "--json"]
+    code, document, stderr = run(warehouse, state, "build", "-s", "+fct_costs", *at)
+    assert code == 1, stderr[-2000:]
+    [alert] = document["alerts"]
+    assert (alert["alert_type"], alert["severity"], alert["level"]) == (
+        "DATA_INTEGRITY",
+        "WARNING",
+        1,
+    )
+    assert alert["node_id"].startswith("test.ytempire.fct_costs_matches_valid_costs_by_day")
+    assert alert["figure"] == "1 failing row"
+    [late_day] = warehouse.query(
+        "select day_value, fact_cost_events, valid_cost_events, repair_command"
+        " from dbt_test__audit.fct_costs_matches_valid_costs_by_day"
+    )
+    assert late_day[0] == (AS_OF - timedelta(days=1)).date()
+    assert late_day[2] == late_day[1] + 1
+    assert late_day[3] == "ytempire build --full-refresh -s +fct_costs+"
+    code, document, stderr = run(
+        warehouse, state, "build", "--full-refresh", "-s", "+fct_costs+", *at
+    )
+    assert code == 0, stderr[-2000:]
+    assert [(e["dedup_key"], e["event"]) for e in document["events"]] == [
+        (alert["dedup_key"], "resolve")
+    ]
