@@ -204,17 +204,11 @@ def test_refused_through_the_installed_executable(cli_env):
 # --- what dbt receives ------------------------------------------------------------------------
 
 
+SELECTED = ["--select", "a", "b", "--exclude", "c", "--full-refresh", "--threads", "1"]
+
+
 def test_selection_list():
-    assert dbt_selection(["a", "b"], ["c"], True, ["--threads", "1"]) == [
-        "--select",
-        "a",
-        "b",
-        "--exclude",
-        "c",
-        "--full-refresh",
-        "--threads",
-        "1",
-    ]
+    assert dbt_selection(["a", "b"], ["c"], True, ["--threads", "1"]) == SELECTED
     assert dbt_selection([], [], False, []) == []
     assert dbt_selection([], [], False, ["--select", "tag:hourly"]) == ["--select", "tag:hourly"]
 
@@ -235,16 +229,7 @@ def selection_of(params: dict[str, Any]) -> list[str]:
 def test_commands_parse_the_selection_and_normalise_as_of(command):
     args = ["-s", "a", "-s", "b", "--exclude", "c", "--full-refresh", "--", "--threads", "1"]
     params = parsed(command, ["--as-of", "2026-11-15 07:07:00-05:00", *args])
-    assert selection_of(params) == [
-        "--select",
-        "a",
-        "b",
-        "--exclude",
-        "c",
-        "--full-refresh",
-        "--threads",
-        "1",
-    ]
+    assert selection_of(params) == SELECTED
     assert params["as_of"].isoformat() == "2026-11-15T12:07:00+00:00"
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 from conftest import Warehouse
+from marts_oracle import MARTS
 from marts_oracle_core import Raw, load_raw, project_vars, utc_hour
 from psycopg import sql
 
@@ -29,16 +30,7 @@ from orchestrator.generate import GenerateReport, generate
 AS_OF = datetime(2026, 11, 15, 12, 7, tzinfo=UTC)
 SCALE = 0.03
 DAYS = 14
-CORE_MODELS = {
-    "dim_user",
-    "dim_channel",
-    "dim_video",
-    "dim_date",
-    "fct_video_performance",
-    "fct_revenue",
-    "fct_costs",
-    "dq_quarantined_rows",
-}
+CORE_MODELS = {model for model in MARTS if model.startswith(("dim_", "fct_", "dq_"))}
 Key = tuple[Any, ...]
 
 
