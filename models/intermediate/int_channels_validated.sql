@@ -21,7 +21,7 @@ channels as (
 users as (
     select user_id
     from {{ ref('stg_raw__users') }}
-    where not has_null_id and not is_future and not is_after_as_of
+    where not has_null_id and created_at is not null and not is_future and not is_after_as_of
 ),
 
 final as (

@@ -166,3 +166,19 @@ def test_one_cent_and_one_view_show_in_exactly_their_marts(
         pinned(warehouse, AS_OF), AS_OF, ["fct_costs", "fct_video_performance"]
     )
     assert restored == {model: dirty.comparison[model] for model in restored}
+
+
+def test_a_user_without_created_at_is_quarantined_not_lost(warehouse: Warehouse, dirty) -> None:
+    """Last in the module (it changes raw): a user row with a null created_at is kept out of
+    dim_user and listed in dq_quarantined_rows as null_timestamp, as the oracle says."""
+    warehouse.execute(
+        "insert into raw.users (user_id, email, is_active, created_at, monthly_goal_cents)"
+        " select max(user_id) + 1, 'unstamped@example.com', true, null, null from raw.users"
+    )
+    run = warehouse.dbt(*BUILD, dbt_vars={"as_of": AS_OF.isoformat()})
+    assert run.returncode == 0, run.stdout[-3000:]
+    comparison = compare_marts(pinned(warehouse, AS_OF), AS_OF, ["dim_user", "dq_quarantined_rows"])
+    assert comparison == {"dim_user": [], "dq_quarantined_rows": []}
+    assert warehouse.query(
+        "select reason from analytics.dq_quarantined_rows where source_table = 'raw.users'"
+    ) == [("null_timestamp",)]

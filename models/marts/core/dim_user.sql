@@ -23,7 +23,7 @@ final as (
         has_default_monthly_goal,
         created_at
     from users
-    where not has_null_id and not is_future and not is_after_as_of
+    where not has_null_id and created_at is not null and not is_future and not is_after_as_of
 )
 
 select * from final

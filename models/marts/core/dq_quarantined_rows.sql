@@ -2,7 +2,8 @@
     {
         'source_table': 'raw.users',
         'model': 'stg_raw__users',
-        'reason': "case when has_null_id then 'null_id' when is_future then 'future_timestamp' end",
+        'reason': "case when has_null_id then 'null_id' when created_at is null then 'null_timestamp'"
+            ~ " when is_future then 'future_timestamp' end",
         'filter': 'not is_after_as_of or coalesce(is_future, false)',
         'video_id': 'null',
         'key_columns': ['user_id'],
