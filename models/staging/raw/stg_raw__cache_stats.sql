@@ -11,19 +11,17 @@ source as (
 ),
 
 -- one reading per collected_at (at-least-once delivery): the highest counters are kept
-ranked as (
-    select
-        source.*,
-        row_number() over (
-            partition by source.collected_at
-            order by
-                source.keyspace_hits desc nulls last,
-                source.keyspace_misses desc nulls last,
-                source.used_memory_bytes desc nulls last,
-                source.keys desc nulls last
-        ) as version_number,
-        count(*) over (partition by source.collected_at) as version_count
-    from source
+deduplicated as (
+    {{ deduplicate_versions(
+        'source',
+        key_columns=['collected_at'],
+        order_by=[
+            'keyspace_hits desc nulls last',
+            'keyspace_misses desc nulls last',
+            'used_memory_bytes desc nulls last',
+            'keys desc nulls last',
+        ],
+    ) }}
 ),
 
 final as (
@@ -38,10 +36,7 @@ final as (
         collected_at > {{ dbt.current_timestamp() }} as is_future,
         coalesce(collected_at > {{ as_of() }}, false) as is_after_as_of,
         collected_at
-    from ranked
-    -- "<= 1" rather than "= 1": PostgreSQL estimates a third of the rows kept, not 0.5 %,
-    -- so joins downstream hash instead of looping (same result: row numbers start at 1)
-    where version_number <= 1
+    from deduplicated
 )
 
 select * from final

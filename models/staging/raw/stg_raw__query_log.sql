@@ -9,26 +9,15 @@ source as (
     from {{ source('raw', 'query_log') }}
 ),
 
-hashed as (
-    select
-        source.*,
-        {{ surrogate_key(['query_id', 'dashboard_name', 'duration_ms', 'executed_at']) }}
-            as row_hash
-    from source
-),
-
--- one row per query_id (at-least-once delivery); rows without an id collapse only when identical
-ranked as (
-    select
-        hashed.*,
-        row_number() over (
-            partition by hashed.query_id, case when hashed.query_id is null then hashed.row_hash end
-            order by hashed.executed_at asc nulls last, hashed.row_hash asc
-        ) as version_number,
-        count(*) over (
-            partition by hashed.query_id, case when hashed.query_id is null then hashed.row_hash end
-        ) as version_count
-    from hashed
+-- one row per query_id (at-least-once delivery: the first delivery is kept); rows without an id
+-- collapse only when identical
+deduplicated as (
+    {{ deduplicate_versions(
+        'source',
+        key_columns=['query_id'],
+        order_by=['executed_at asc nulls last'],
+        hash_columns=['query_id', 'dashboard_name', 'duration_ms', 'executed_at'],
+    ) }}
 ),
 
 final as (
@@ -41,10 +30,7 @@ final as (
         executed_at > {{ dbt.current_timestamp() }} as is_future,
         coalesce(executed_at > {{ as_of() }}, false) as is_after_as_of,
         executed_at
-    from ranked
-    -- "<= 1" rather than "= 1": PostgreSQL estimates a third of the rows kept, not 0.5 %,
-    -- so joins downstream hash instead of looping (same result: row numbers start at 1)
-    where version_number <= 1
+    from deduplicated
 )
 
 select * from final

@@ -10,11 +10,9 @@ source as (
     from {{ source('raw', 'revenue') }}
 ),
 
-hashed as (
+loads as (
     select
         source.*,
-        {{ surrogate_key(['video_id', 'revenue_date', 'estimated_cents', 'actual_cents',
-            'loaded_at']) }} as row_hash,
         source.loaded_at > {{ as_of() }} as is_loaded_after_as_of
     from source
 ),
@@ -23,26 +21,16 @@ hashed as (
 -- again when its estimate is refreshed or finalised). Versions landed after as_of count only
 -- when nothing earlier exists (the row is then flagged future). Rows without a video_id
 -- collapse only when identical.
-ranked as (
-    select
-        hashed.*,
-        row_number() over (
-            partition by
-                hashed.video_id,
-                hashed.revenue_date,
-                case when hashed.video_id is null then hashed.row_hash end
-            order by
-                case when hashed.is_loaded_after_as_of then 1 else 0 end asc,
-                hashed.loaded_at desc nulls last,
-                hashed.row_hash asc
-        ) as version_number,
-        count(*) over (
-            partition by
-                hashed.video_id,
-                hashed.revenue_date,
-                case when hashed.video_id is null then hashed.row_hash end
-        ) as version_count
-    from hashed
+deduplicated as (
+    {{ deduplicate_versions(
+        'loads',
+        key_columns=['video_id', 'revenue_date'],
+        order_by=[
+            'case when is_loaded_after_as_of then 1 else 0 end asc',
+            'loaded_at desc nulls last',
+        ],
+        hash_columns=['video_id', 'revenue_date', 'estimated_cents', 'actual_cents', 'loaded_at'],
+    ) }}
 ),
 
 final as (
@@ -70,10 +58,7 @@ final as (
         coalesce(estimated_cents < 0 or actual_cents < 0, false) as has_negative_amount,
         revenue_date,
         loaded_at
-    from ranked
-    -- "<= 1" rather than "= 1": PostgreSQL estimates a third of the rows kept, not 0.5 %,
-    -- so joins downstream hash instead of looping (same result: row numbers start at 1)
-    where version_number <= 1
+    from deduplicated
 )
 
 select * from final

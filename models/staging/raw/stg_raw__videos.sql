@@ -11,30 +11,14 @@ source as (
     from {{ source('raw', 'videos') }}
 ),
 
-hashed as (
-    select
-        source.*,
-        {{ surrogate_key(['video_id', 'channel_id', 'title', 'duration_s', 'published_at',
-            'updated_at']) }} as row_hash
-    from source
-),
-
 -- one row per video_id (the latest version); rows without an id collapse only when identical
-ranked as (
-    select
-        hashed.*,
-        row_number() over (
-            partition by
-                hashed.video_id,
-                case when hashed.video_id is null then hashed.row_hash end
-            order by hashed.updated_at desc nulls last, hashed.row_hash asc
-        ) as version_number,
-        count(*) over (
-            partition by
-                hashed.video_id,
-                case when hashed.video_id is null then hashed.row_hash end
-        ) as version_count
-    from hashed
+deduplicated as (
+    {{ deduplicate_versions(
+        'source',
+        key_columns=['video_id'],
+        order_by=['updated_at desc nulls last'],
+        hash_columns=['video_id', 'channel_id', 'title', 'duration_s', 'published_at', 'updated_at'],
+    ) }}
 ),
 
 final as (
@@ -51,10 +35,7 @@ final as (
         {{ to_business_date('published_at') }} as published_date,
         published_at,
         updated_at
-    from ranked
-    -- "<= 1" rather than "= 1": PostgreSQL estimates a third of the rows kept, not 0.5 %,
-    -- so joins downstream hash instead of looping (same result: row numbers start at 1)
-    where version_number <= 1
+    from deduplicated
 )
 
 select * from final
