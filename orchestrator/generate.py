@@ -24,24 +24,31 @@ Shapes on clean data (scale 1 = 100 users, 400 channels, 10,000 videos over `day
 
 Every timestamp is <= as_of on clean data.
 
-Injections (each plants one anomaly; its figures are in `report.injected_details[name]`):
+Injections (each plants one anomaly; its figures are in `report.injected_details[name]`).
+Their sizes are a fixed margin past the threshold vars of dbt_project.yml (`AnomalySizes`, read
+through orchestrator.project_vars), so moving a threshold moves the anomaly with it; the
+figures in brackets are those of the shipped vars:
 
-- `stale_video_stats`: every video_stats row collected in (as_of - 3 h, as_of] is removed; the
-  latest collection is then 181-190 minutes old (when some video was live 3 hours before
-  as_of, always true with at least days/3 videos). Only video_stats changes.
+- `stale_video_stats`: every video_stats row collected in (as_of - L, as_of] is removed, where
+  L = freshness_video_stats_error_minutes + 120 minutes rounded up to whole hours (collections
+  are hourly) [3 h]; the latest collection is then L + 1 to L + 10 minutes old [181-190] (when
+  some video was live L before as_of, always true with at least days/3 videos). Only
+  video_stats changes.
 - `cost_spike`: one extra `llm_script` event per involved video, placed in
   [window_start, as_of) where window_start = the start of as_of's clock hour (or as_of - 1 h
   when as_of is on the hour). Both the rolling hour [as_of - 1 h, as_of) and the clock hour
   [window_start, window_start + 1 h) then have a cost per video (sum of cents / distinct
-  videos with a cost event in the window) between 420 and 580 cents; every involved video
-  totals more than 350 cents; as_of's UTC day stays under 200,000 cents at scale <= 1.
-  Only costs changes.
+  videos with a cost event in the window) within 80 cents of cost_per_video_critical_cents
+  + 150 [420-580]; every involved video totals more than cost_per_video_critical_cents [350];
+  as_of's UTC day stays under 200,000 cents at scale <= 1. Only costs changes.
 - `quota_overuse`: extra `search.list` requests (100 units, success) on as_of's UTC day, so
-  that the day's units up to as_of are 9,550-9,649 (all statuses; successes alone >= 9,450).
-  Only api_usage changes.
+  that the day's units up to as_of are api_quota_critical_units + 550 to + 649 [9,550-9,649]
+  (all statuses; successes alone at least api_quota_critical_units + 450 [9,450]). Only
+  api_usage changes.
 - `slow_dashboard`: every `revenue_overview` query of as_of's UTC day (at least 3, added if
-  needed) takes 5,500-9,000 ms, so its avg, p95 and max for the day exceed 5,000 ms; other
-  dashboards and days untouched. Only query_log changes.
+  needed) takes dashboard_critical_ms + 500 to + 4,000 ms [5,500-9,000], so its avg, p95 and
+  max for the day exceed dashboard_critical_ms [5,000]; other dashboards and days untouched.
+  Only query_log changes.
 - `failed_job`: the `nightly_revenue_rollup` run of the night of as_of's UTC date (of the day
   before when as_of is before 06:00 UTC) has status `failed` and an error_message; every other
   run succeeds. Only job_runs changes.
@@ -81,9 +88,10 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from orchestrator import raw_state
+from orchestrator import project_vars, raw_state
 from orchestrator.connection import Connection, connect
 from orchestrator.errors import ConfigError
+from orchestrator.project_vars import ProjectVars
 
 log = logging.getLogger(__name__)
 
@@ -179,14 +187,42 @@ CACHE_INTERVAL = timedelta(minutes=5)
 # dirty future rows: after any server clock (a row merely after a pinned as_of is not dirty)
 FUTURE_OFFSET = timedelta(days=36_525)
 
-# Injection targets (documented in the module docstring).
-STALE_HOURS = 3
-SPIKE_TARGET_CENTS = 500
+# How far past its threshold var each injection lands (documented in the module docstring).
+STALE_MARGIN_MINUTES = 120
+SPIKE_MARGIN_CENTS = 150
 SPIKE_TOLERANCE_CENTS = 80
-SPIKE_MIN_VIDEO_TOTAL_CENTS = 351
-QUOTA_TARGET_UNITS = 9_550
-SLOW_MS = (5_500, 9_000)
+QUOTA_MARGIN_UNITS = 550
+SLOW_MARGIN_MS = (500, 4_000)
 SLOW_MIN_QUERIES = 3
+
+
+@dataclass(frozen=True)
+class AnomalySizes:
+    """The injections' sizes, each a fixed margin past the threshold var it must cross."""
+
+    stale_video_stats_lag: timedelta
+    spike_target_cents: int
+    spike_min_video_total_cents: int
+    quota_target_units: int
+    slow_query_ms: tuple[int, int]
+
+    @classmethod
+    def from_vars(cls, project: ProjectVars) -> AnomalySizes:
+        stale_after = project.integer("freshness_video_stats_error_minutes")
+        cost_critical = project.integer("cost_per_video_critical_cents")
+        dashboard_critical = project.integer("dashboard_critical_ms")
+        return cls(
+            stale_video_stats_lag=timedelta(
+                hours=math.ceil((stale_after + STALE_MARGIN_MINUTES) / 60)
+            ),
+            spike_target_cents=cost_critical + SPIKE_MARGIN_CENTS,
+            spike_min_video_total_cents=cost_critical + 1,
+            quota_target_units=project.integer("api_quota_critical_units") + QUOTA_MARGIN_UNITS,
+            slow_query_ms=(
+                dashboard_critical + SLOW_MARGIN_MS[0],
+                dashboard_critical + SLOW_MARGIN_MS[1],
+            ),
+        )
 
 
 @dataclass
@@ -220,6 +256,7 @@ class Plan:
     as_of: datetime
     seed: int
     inject: tuple[str, ...]
+    sizes: AnomalySizes
 
     @property
     def period_start(self) -> datetime:
@@ -300,7 +337,15 @@ def validate_injections(inject: Iterable[str]) -> tuple[str, ...]:
     return tuple(name for name in INJECTIONS if name in requested)
 
 
-def make_plan(scale: float, days: int, as_of: datetime, seed: int, inject: Sequence[str]) -> Plan:
+def make_plan(
+    scale: float,
+    days: int,
+    as_of: datetime,
+    seed: int,
+    inject: Sequence[str],
+    project: ProjectVars | None = None,
+) -> Plan:
+    """The validated arguments; injections sized from `project` (default: dbt_project.yml)."""
     if isinstance(scale, bool) or not isinstance(scale, int | float) or not math.isfinite(scale):
         raise ConfigError(f"scale={scale!r} is not a number: use a positive number such as 0.05.")
     if not 0 < scale <= MAX_SCALE:
@@ -311,7 +356,9 @@ def make_plan(scale: float, days: int, as_of: datetime, seed: int, inject: Seque
         raise ConfigError(f"days={days!r} is not a positive whole number of days: use 1 or more.")
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise ConfigError(f"seed={seed!r} is not an integer: use a whole number such as 42.")
-    return Plan(float(scale), days, normalise_as_of(as_of), seed, validate_injections(inject))
+    injections = validate_injections(inject)
+    sizes = AnomalySizes.from_vars(project or project_vars.load())
+    return Plan(float(scale), days, normalise_as_of(as_of), seed, injections, sizes)
 
 
 # --------------------------------------------------------------------------------------------
@@ -671,13 +718,14 @@ def inject_cost_spike(plan: Plan, videos: list[Video], costs: list[tuple]) -> di
     ]
     plan.rng("inject", "cost_spike").shuffle(old_ids)
     window_ids = sorted(in_rolling)
+    target = plan.sizes.spike_target_cents
     sum_rolling, sum_clock = sum(in_rolling.values()), sum(in_clock.values())
     for extra in range(len(old_ids) + 1):
         involved = window_ids + sorted(old_ids[:extra])
         if not involved:
             continue
         videos_count = len(involved)
-        extra_cents = round(SPIKE_TARGET_CENTS * videos_count - (sum_rolling + sum_clock) / 2)
+        extra_cents = round(target * videos_count - (sum_rolling + sum_clock) / 2)
         shares = [
             extra_cents // videos_count + (i < extra_cents % videos_count)
             for i in range(videos_count)
@@ -685,10 +733,10 @@ def inject_cost_spike(plan: Plan, videos: list[Video], costs: list[tuple]) -> di
         rolling = (sum_rolling + extra_cents) / videos_count
         clock = (sum_clock + extra_cents) / videos_count
         if (
-            abs(rolling - SPIKE_TARGET_CENTS) <= SPIKE_TOLERANCE_CENTS
-            and abs(clock - SPIKE_TARGET_CENTS) <= SPIKE_TOLERANCE_CENTS
+            abs(rolling - target) <= SPIKE_TOLERANCE_CENTS
+            and abs(clock - target) <= SPIKE_TOLERANCE_CENTS
             and all(
-                totals.get(v, 0) + s >= SPIKE_MIN_VIDEO_TOTAL_CENTS
+                totals.get(v, 0) + s >= plan.sizes.spike_min_video_total_cents
                 for v, s in zip(involved, shares, strict=True)
             )
         ):
@@ -730,7 +778,7 @@ def inject_quota_overuse(plan: Plan, api_usage: list[tuple]) -> dict[str, Any]:
     today = [row for row in api_usage if day_start <= row[1] <= plan.as_of]
     used = sum(row[3] for row in today)
     units = API_ENDPOINTS["search.list"]
-    extra = max(0, math.ceil((QUOTA_TARGET_UNITS - used) / units))
+    extra = max(0, math.ceil((plan.sizes.quota_target_units - used) / units))
     rng = plan.rng("inject", "quota_overuse")
     window_us = max(1, int((plan.as_of - day_start) / timedelta(microseconds=1)))
     next_id = max((row[0] for row in api_usage), default=0) + 1
@@ -750,16 +798,24 @@ def inject_quota_overuse(plan: Plan, api_usage: list[tuple]) -> dict[str, Any]:
 def inject_slow_dashboard(plan: Plan, query_log: list[tuple]) -> dict[str, Any]:
     day_start = day_start_of(plan.as_of_day)
     rng = plan.rng("inject", "slow_dashboard")
+    shortest_ms, longest_ms = plan.sizes.slow_query_ms
     slow = []
     for index, (query_id, dashboard, executed_at, _) in enumerate(query_log):
         if dashboard == SLOW_DASHBOARD and day_start <= executed_at <= plan.as_of:
-            query_log[index] = (query_id, dashboard, executed_at, rng.randint(*SLOW_MS))
+            query_log[index] = (
+                query_id,
+                dashboard,
+                executed_at,
+                rng.randint(shortest_ms, longest_ms),
+            )
             slow.append(query_log[index][3])
     window_us = max(1, int((plan.as_of - day_start) / timedelta(microseconds=1)))
     next_id = max((row[0] for row in query_log), default=0) + 1
     while len(slow) < SLOW_MIN_QUERIES:
         executed_at = day_start + timedelta(microseconds=rng.randrange(window_us))
-        query_log.append((next_id, SLOW_DASHBOARD, executed_at, rng.randint(*SLOW_MS)))
+        query_log.append(
+            (next_id, SLOW_DASHBOARD, executed_at, rng.randint(shortest_ms, longest_ms))
+        )
         slow.append(query_log[-1][3])
         next_id += 1
     ordered = sorted(slow)
@@ -891,7 +947,7 @@ def inject_dirty_costs(plan: Plan, videos: list[Video], costs: list[tuple]) -> d
 def video_stats_rows(
     plan: Plan, videos: list[Video], dirty: DirtyStats | None, details: dict[str, dict[str, Any]]
 ) -> Iterator[tuple]:
-    stale_after = plan.as_of - timedelta(hours=STALE_HOURS)
+    stale_after = plan.as_of - plan.sizes.stale_video_stats_lag
     is_stale = "stale_video_stats" in plan.inject
     removed = 0
     latest: datetime | None = None
@@ -981,10 +1037,13 @@ def generate(
     as_of: datetime,
     seed: int = 42,
     inject: Sequence[str] = (),
+    project: ProjectVars | None = None,
 ) -> GenerateReport:
-    """Replace schema `raw` with synthetic data; see the module docstring for shapes/figures."""
+    """Replace schema `raw` with synthetic data; see the module docstring for shapes/figures.
+    The injections are sized from `project`'s threshold vars (default: dbt_project.yml's)."""
     started = time.perf_counter()
-    plan = make_plan(scale, days, as_of, seed, (inject,) if isinstance(inject, str) else inject)
+    injections = (inject,) if isinstance(inject, str) else inject
+    plan = make_plan(scale, days, as_of, seed, injections, project)
     users = build_users(plan)
     channels = build_channels(plan, users)
     videos = build_videos(plan, channels)

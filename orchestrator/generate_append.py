@@ -17,7 +17,7 @@ Everything is deterministic in (the generate's arguments, T, N, late_rows, injec
 stamped after T are added, so a clean append never lands data older than the incremental
 lookback. `late_rows=K` adds K valid cost events (1-5 cents, videos published over two days
 earlier) stamped in [T - 2 h, T): late, inside the lookback. `inject=("cost_spike",)` plants the
-generator's cost spike in the last appended hour.
+generator's cost spike in the last appended hour, sized from the threshold vars as there.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from orchestrator import generate as gen
 from orchestrator import raw_state
 from orchestrator.connection import Connection, connect
 from orchestrator.errors import ConfigError
+from orchestrator.project_vars import ProjectVars
 
 APPEND_INJECTIONS = ("cost_spike",)
 MAX_APPEND_HOURS = 24 * 14
@@ -153,9 +154,15 @@ def _numbered(first_id: int, events: list[tuple], time_position: int) -> list[tu
 
 
 def append_hours(
-    conn: Connection, hours: int, *, late_rows: int = 0, inject: Sequence[str] = ()
+    conn: Connection,
+    hours: int,
+    *,
+    late_rows: int = 0,
+    inject: Sequence[str] = (),
+    project: ProjectVars | None = None,
 ) -> gen.GenerateReport:
-    """Add `hours` hours of collector data after the latest instant; see the module docstring."""
+    """Add `hours` hours of collector data after the latest instant; see the module docstring.
+    An injection is sized from `project`'s threshold vars (default: dbt_project.yml's)."""
     started = time.perf_counter()
     injected = validate(hours, late_rows, inject)
     with connect(conn, autocommit=False) as db:
@@ -164,7 +171,9 @@ def append_hours(
             raise ConfigError(
                 "There is no generated data to continue: run `ytempire generate` first."
             )
-        base = gen.make_plan(state.scale, state.days, state.generated_as_of, state.seed, ())
+        base = gen.make_plan(
+            state.scale, state.days, state.generated_as_of, state.seed, (), project
+        )
         start, end = state.as_of, state.as_of + timedelta(hours=hours)
         before = dataclasses.replace(base, as_of=start)
         after = dataclasses.replace(base, as_of=end)

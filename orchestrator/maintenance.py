@@ -1,31 +1,30 @@
 """Database maintenance and diagnostics operations for the weekly and monthly playbooks.
 
 Every function runs one dbt operation (a macro of `macros/maintenance/` or
-`macros/diagnostics/`) through `orchestrator.dbt_invoke.run(["run-operation", ...])` and returns
-an `OperationResult` built from the `YTEMPIRE_RESULT {json}` lines the macro prints. An operation
-dbt refuses or that fails (bad table name, PostgreSQL only, database error) raises
-`MaintenanceError` with dbt's own one-sentence message. `weekly()` and `monthly()` run the
-playbooks' steps in order, record each step's outcome and never stop half way.
+`macros/diagnostics/`) through `orchestrator.dbt_invoke.run(["run-operation", ...])` with a
+fresh `run_token` in `--args`. The macros write their reports, and the playbook one row per
+finished step, to `ops.maintenance_results` under that token; after dbt returns, the rows of the
+token are read and deleted in one statement (the table only ever holds the calls in flight) and
+become an `OperationResult`. An operation dbt refuses or that fails (bad table name, PostgreSQL
+only, database error) raises `MaintenanceError` with dbt's own reason (`DbtInvocation.error`).
+`weekly()` and `monthly()` run the playbooks' steps in order, record each step's outcome and
+never stop half way.
 """
 
 from __future__ import annotations
 
 import json
-import re
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from orchestrator import dbt_invoke
-from orchestrator.connection import Connection
+from orchestrator.connection import Connection, connect
 from orchestrator.errors import YtempireError
 
-RESULT_MARKER = "YTEMPIRE_RESULT "
-_RESULT_LINE = re.compile(r"YTEMPIRE_RESULT (\{.*\})\s*$")
-_STEP_DONE_LINE = re.compile(r"YTEMPIRE_STEP_DONE (\{.*\})\s*$")
-_ERROR_START = re.compile(r"Encountered an error(?: while running operation)?:?\s*(.*)$")
-_DBT_PREFIX = re.compile(r"^\d{2}:\d{2}:\d{2}\s+")
+RESULTS_TABLE = "ops.maintenance_results"
 
 
 class MaintenanceError(YtempireError):
@@ -43,7 +42,7 @@ class OperationResult:
     error: str | None = None
 
     def report(self, operation: str | None = None) -> dict[str, Any]:
-        """The report of `operation` (default: this one); {} when it printed none."""
+        """The report of `operation` (default: this one); {} when it made none."""
         wanted = operation or self.operation
         return next((item for item in self.reports if item.get("operation") == wanted), {})
 
@@ -58,34 +57,70 @@ class Invocation:
     project_dir: Path | None = None
 
 
-def parse_reports(output: str) -> list[dict[str, Any]]:
-    """The JSON objects of every `YTEMPIRE_RESULT {...}` line in dbt's output."""
-    reports = []
-    for line in output.splitlines():
-        match = _RESULT_LINE.search(line)
-        if match:
-            reports.append(json.loads(match.group(1)))
-    return reports
+@dataclass(frozen=True)
+class ResultRow:
+    """A row of ops.maintenance_results: a report, or (seconds set) a finished playbook step."""
+
+    step: str
+    operation: str
+    ok: bool
+    details: dict[str, Any] | None
+    seconds: float | None
+
+    @property
+    def is_step_finished(self) -> bool:
+        return self.seconds is not None
+
+    @property
+    def report(self) -> dict[str, Any]:
+        return {"operation": self.operation, **(self.details or {})}
 
 
-def error_message(output: str) -> str:
-    """dbt's explanation of a failed operation: the lines after "Encountered an error"."""
-    lines = [_DBT_PREFIX.sub("", line).strip() for line in output.splitlines()]
-    for index, line in enumerate(lines):
-        match = _ERROR_START.search(line)
-        if not match:
-            continue
-        detail = []
-        for following in lines[index + 1 :]:
-            if not following or following.startswith(">"):
-                break
-            detail.append(following)
-        if detail:
-            return " ".join(detail)
-        if match.group(1):
-            return match.group(1)
-    meaningful = [line for line in lines if line]
-    return meaningful[-1] if meaningful else "dbt gave no output"
+def take_results(conn: Connection, run_token: str) -> list[ResultRow]:
+    """The rows the macros wrote under `run_token`, in the order written; deleted as read."""
+    with connect(conn) as db:
+        if db.execute("select to_regclass(%s)", (RESULTS_TABLE,)).fetchone()[0] is None:
+            return []  # dbt stopped before any macro created it
+        rows = db.execute(
+            "with taken as (delete from ops.maintenance_results where run_token = %s"
+            " returning step, operation, ok, details, seconds, recorded_at)"
+            " select step, operation, ok, details, seconds from taken order by recorded_at",
+            (run_token,),
+        ).fetchall()
+    return [
+        ResultRow(step, operation, ok, details, None if seconds is None else float(seconds))
+        for step, operation, ok, details, seconds in rows
+    ]
+
+
+def _dbt(
+    conn: Connection, args: list[str], invocation: Invocation | None
+) -> dbt_invoke.DbtInvocation:
+    invocation = invocation or Invocation()
+    return dbt_invoke.run(
+        args,
+        conn,
+        dbt_vars=invocation.dbt_vars,
+        as_of=invocation.as_of,
+        target_path=invocation.target_path,
+        project_dir=invocation.project_dir,
+    )
+
+
+def _operation(
+    conn: Connection, macro: str, args: dict[str, Any], invocation: Invocation | None
+) -> tuple[dbt_invoke.DbtInvocation, list[ResultRow]]:
+    """`dbt run-operation <macro>` under a new run_token, and the rows it left."""
+    run_token = str(uuid.uuid4())
+    command = ["run-operation", macro, "--args", json.dumps({**args, "run_token": run_token})]
+    run = _dbt(conn, command, invocation)
+    return run, take_results(conn, run_token)
+
+
+def failure(run: dbt_invoke.DbtInvocation, what: str) -> str:
+    """`<what> failed: <dbt's one-sentence reason>` (a generic reason when dbt gave none)."""
+    reason = run.error or f"dbt gave no reason (see {run.target_path / 'logs' / 'dbt.log'})"
+    return f"{what} failed: {reason}"
 
 
 def run_operation(
@@ -95,22 +130,10 @@ def run_operation(
     invocation: Invocation | None = None,
 ) -> OperationResult:
     """`dbt run-operation <macro> --args <json>`; raises MaintenanceError when it fails."""
-    invocation = invocation or Invocation()
-    command = ["run-operation", macro]
-    if args:
-        command += ["--args", json.dumps(args)]
-    result = dbt_invoke.run(
-        command,
-        conn,
-        dbt_vars=invocation.dbt_vars,
-        as_of=invocation.as_of,
-        target_path=invocation.target_path,
-        project_dir=invocation.project_dir,
-    )
-    output = f"{result.stdout}\n{result.stderr}"
-    if result.returncode != dbt_invoke.DBT_EXIT_OK:
-        raise MaintenanceError(f"{macro} failed: {error_message(output)}")
-    return OperationResult(macro, True, parse_reports(output), result.seconds)
+    run, rows = _operation(conn, macro, args or {}, invocation)
+    if run.returncode != dbt_invoke.DBT_EXIT_OK:
+        raise MaintenanceError(failure(run, macro))
+    return OperationResult(macro, True, [row.report for row in rows], run.seconds)
 
 
 def _tables_args(tables: Sequence[str] | None) -> dict[str, Any]:
@@ -184,19 +207,11 @@ def measure_table_bloat(
 
 def build_diagnostics(conn: Connection, invocation: Invocation | None = None) -> OperationResult:
     """`dbt build -s diagnostics`: refresh the views and append a statements snapshot."""
-    invocation = invocation or Invocation()
-    result = dbt_invoke.run(
-        ["build", "--select", "diagnostics"],
-        conn,
-        dbt_vars=invocation.dbt_vars,
-        as_of=invocation.as_of,
-        target_path=invocation.target_path,
-        project_dir=invocation.project_dir,
-    )
-    if result.returncode == dbt_invoke.DBT_EXIT_OK:
-        return OperationResult("build_diagnostics", True, [], result.seconds)
-    message = error_message(f"{result.stdout}\n{result.stderr}")
-    return OperationResult("build_diagnostics", False, [], result.seconds, message)
+    run = _dbt(conn, ["build", "--select", "diagnostics"], invocation)
+    if run.returncode == dbt_invoke.DBT_EXIT_OK:
+        return OperationResult("build_diagnostics", True, [], run.seconds)
+    message = failure(run, "build_diagnostics")
+    return OperationResult("build_diagnostics", False, [], run.seconds, message)
 
 
 WEEKLY_STEPS = (
@@ -210,20 +225,21 @@ WEEKLY_STEPS = (
 MONTHLY_STEPS = ("snapshot_and_reset_statements", "analyze_all", "vacuum_full")
 
 
-def _split_by_step(output: str) -> tuple[list[OperationResult], list[dict[str, Any]]]:
-    """(results of the finished steps, reports of the step that did not finish)."""
-    finished: list[OperationResult] = []
-    pending: list[dict[str, Any]] = []
-    for line in output.splitlines():
-        result = _RESULT_LINE.search(line)
-        done = _STEP_DONE_LINE.search(line)
-        if result:
-            pending.append(json.loads(result.group(1)))
-        elif done:
-            step = json.loads(done.group(1))
-            finished.append(OperationResult(step["step"], True, pending, step.get("seconds", 0.0)))
-            pending = []
-    return finished, pending
+def step_results(rows: list[ResultRow]) -> tuple[list[OperationResult], list[dict[str, Any]]]:
+    """(the finished steps, in order, with their reports; the reports of an unfinished step)."""
+    finished = [row for row in rows if row.is_step_finished]
+    done = {row.step for row in finished}
+    results = [
+        OperationResult(
+            step.step,
+            step.ok,
+            [row.report for row in rows if row.step == step.step and not row.is_step_finished],
+            step.seconds or 0.0,
+        )
+        for step in finished
+    ]
+    partial = [row.report for row in rows if row.step not in done]
+    return results, partial
 
 
 def run_playbook(
@@ -233,29 +249,20 @@ def run_playbook(
     invocation: Invocation | None = None,
 ) -> list[OperationResult]:
     """Run `steps` in one dbt process (operation maintenance_playbook). When a step fails it is
-    recorded with dbt's message and the steps after it run in a new process, so one failure
+    recorded with dbt's reason and the steps after it run in a new process, so one failure
     never stops the rest. A step's seconds are measured by the macro (0 for a failed step)."""
-    invocation = invocation or Invocation()
     results: list[OperationResult] = []
     remaining = list(steps)
     while remaining:
         args = {"steps": remaining, "vacuum_full_confirm": vacuum_full_confirm}
-        run = dbt_invoke.run(
-            ["run-operation", "maintenance_playbook", "--args", json.dumps(args)],
-            conn,
-            dbt_vars=invocation.dbt_vars,
-            as_of=invocation.as_of,
-            target_path=invocation.target_path,
-            project_dir=invocation.project_dir,
-        )
-        output = f"{run.stdout}\n{run.stderr}"
-        finished, partial = _split_by_step(output)
+        run, rows = _operation(conn, "maintenance_playbook", args, invocation)
+        finished, partial = step_results(rows)
         results += finished
         remaining = remaining[len(finished) :]
         if run.returncode == dbt_invoke.DBT_EXIT_OK or not remaining:
             break
-        message = f"{remaining[0]} failed: {error_message(output)}"
-        if run.returncode != dbt_invoke.DBT_EXIT_NODE_FAILURES:  # dbt could not run at all
+        message = failure(run, remaining[0])
+        if run.could_not_run:
             results += [OperationResult(step, False, [], 0.0, message) for step in remaining]
             break
         results.append(OperationResult(remaining[0], False, partial, 0.0, message))

@@ -7,6 +7,7 @@ daily budget) come from the file.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -61,8 +62,12 @@ class ProjectVars:
         return str(self.get("business_timezone") or "UTC")
 
 
-def load(project_dir: Path | None = None) -> ProjectVars:
-    """Read `vars:` and `data_tests: <project>: +meta` from the project's dbt_project.yml."""
+def load(
+    project_dir: Path | None = None, overrides: Mapping[str, Any] | None = None
+) -> ProjectVars:
+    """Read `vars:` and `data_tests: <project>: +meta` from the project's dbt_project.yml.
+
+    `overrides` win over the file's vars, as dbt's `--vars` would (the file is not changed)."""
     path = (project_dir or paths.project_root()) / PROJECT_FILE
     try:
         document = yaml.safe_load(path.read_text()) or {}
@@ -79,5 +84,8 @@ def load(project_dir: Path | None = None) -> ProjectVars:
     tests = (document.get("data_tests") or {}).get(name) or {}
     test_meta = tests.get("+meta") or tests.get("meta") or {}
     return ProjectVars(
-        values=dict(values), project_name=name, test_meta=dict(test_meta), source=path
+        values={**values, **(overrides or {})},
+        project_name=name,
+        test_meta=dict(test_meta),
+        source=path,
     )

@@ -5,18 +5,19 @@
     planner costs, whether the plan uses the index and its estimated size to
     diagnostics.pg_hypothetical_index_checks (pg_missing_indexes shows the latest check).
     Nothing is created for real. Without hypopg in this database it checks nothing and says so.
+    Reports the checks (stored under `run_token` when given, see maintenance_report).
       dbt run-operation check_missing_indexes --args '{top_n: 5}'
     PostgreSQL only.
 #}
-{% macro check_missing_indexes(top_n=none) -%}
-    {{ return(adapter.dispatch('check_missing_indexes', 'ytempire')(top_n)) }}
+{% macro check_missing_indexes(top_n=none, run_token=none) -%}
+    {{ return(adapter.dispatch('check_missing_indexes', 'ytempire')(top_n, run_token)) }}
 {%- endmacro %}
 
-{% macro default__check_missing_indexes(top_n) -%}
+{% macro default__check_missing_indexes(top_n, run_token) -%}
     {{ postgres_only('check_missing_indexes') }}
 {%- endmacro %}
 
-{% macro postgres__check_missing_indexes(top_n) -%}
+{% macro postgres__check_missing_indexes(top_n, run_token) -%}
     {%- set top_n = var('missing_index_check_top_n') if top_n is none else top_n -%}
     {%- if top_n is not number or top_n < 1 -%}
         {{ exceptions.raise_compiler_error("check_missing_indexes: top_n must be a positive integer, got " ~ tojson(top_n | string) ~ ".") }}
@@ -24,7 +25,7 @@
     {%- set hypopg_schema = diagnostics_extension_schema('hypopg') -%}
     {%- if hypopg_schema is none -%}
         {%- do log("check_missing_indexes: the hypopg extension is not installed in this database: no hypothetical-index check was made (pg_missing_indexes says so).", info=True) -%}
-        {%- do maintenance_report('check_missing_indexes', {'checked': [], 'skipped': 'hypopg is not installed'}) -%}
+        {%- do maintenance_report('check_missing_indexes', {'checked': [], 'skipped': 'hypopg is not installed'}, run_token) -%}
         {{ return([]) }}
     {%- endif -%}
     {%- set candidates_relation = diagnostics_require_relation(ref('pg_missing_indexes'), 'check_missing_indexes') -%}
@@ -85,6 +86,6 @@
             'is_index_used': is_used,
         }) -%}
     {%- endfor -%}
-    {%- do maintenance_report('check_missing_indexes', {'checked': checked}) -%}
+    {%- do maintenance_report('check_missing_indexes', {'checked': checked}, run_token) -%}
     {{ return(checked) }}
 {%- endmacro %}

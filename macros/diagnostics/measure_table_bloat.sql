@@ -4,18 +4,19 @@
     to diagnostics.pg_table_bloat_measurements, which pg_table_bloat then shows until the next
     vacuum of the table. Tables: the `tables` given (validated, see maintenance_resolve_tables)
     or the top_n biggest in pg_table_bloat (default var bloat_measure_top_n). Needs the
-    pgstattuple extension; without it, it says so and measures nothing. PostgreSQL only.
+    pgstattuple extension; without it, it says so and measures nothing. Reports the tables
+    (stored under `run_token` when given, see maintenance_report). PostgreSQL only.
       dbt run-operation measure_table_bloat --args '{top_n: 5}'
 #}
-{% macro measure_table_bloat(tables=none, top_n=none) -%}
-    {{ return(adapter.dispatch('measure_table_bloat', 'ytempire')(tables, top_n)) }}
+{% macro measure_table_bloat(tables=none, top_n=none, run_token=none) -%}
+    {{ return(adapter.dispatch('measure_table_bloat', 'ytempire')(tables, top_n, run_token)) }}
 {%- endmacro %}
 
-{% macro default__measure_table_bloat(tables, top_n) -%}
+{% macro default__measure_table_bloat(tables, top_n, run_token) -%}
     {{ postgres_only('measure_table_bloat') }}
 {%- endmacro %}
 
-{% macro postgres__measure_table_bloat(tables, top_n) -%}
+{% macro postgres__measure_table_bloat(tables, top_n, run_token) -%}
     {%- set top_n = var('bloat_measure_top_n') if top_n is none else top_n -%}
     {%- if top_n is not number or top_n < 1 -%}
         {{ exceptions.raise_compiler_error("measure_table_bloat: top_n must be a positive integer, got " ~ tojson(top_n | string) ~ ".") }}
@@ -23,7 +24,7 @@
     {%- set pgstattuple_schema = diagnostics_extension_schema('pgstattuple') -%}
     {%- if pgstattuple_schema is none -%}
         {%- do log("measure_table_bloat: the pgstattuple extension is not installed in this database (create extension pgstattuple): nothing measured.", info=True) -%}
-        {%- do maintenance_report('measure_table_bloat', {'tables': [], 'skipped': 'pgstattuple is not installed'}) -%}
+        {%- do maintenance_report('measure_table_bloat', {'tables': [], 'skipped': 'pgstattuple is not installed'}, run_token) -%}
         {{ return([]) }}
     {%- endif -%}
     {%- set bloat = diagnostics_require_relation(ref('pg_table_bloat'), 'measure_table_bloat') -%}
@@ -52,6 +53,6 @@
             ~ " where pg_class.oid = " ~ diagnostics_literal(relation) ~ "::regclass"
         ) -%}
     {%- endfor -%}
-    {%- do maintenance_report('measure_table_bloat', {'tables': relations}) -%}
+    {%- do maintenance_report('measure_table_bloat', {'tables': relations}, run_token) -%}
     {{ return(relations) }}
 {%- endmacro %}

@@ -2,22 +2,23 @@
     Operation: move raw.api_usage rows called more than var retention_api_usage_days before
     as_of() into raw.api_usage_archive (created when missing: the same columns plus archived_at),
     in ONE statement (delete ... returning feeding the insert), so a stop half way loses nothing
-    and copies nothing twice. Usage: dbt run-operation archive_api_usage. PostgreSQL only.
+    and copies nothing twice. Returns the count it reports (stored under `run_token` when given,
+    as part of `step`). Usage: dbt run-operation archive_api_usage. PostgreSQL only.
 #}
-{% macro archive_api_usage() -%}
-    {{ return(adapter.dispatch('archive_api_usage', 'ytempire')()) }}
+{% macro archive_api_usage(run_token=none, step=none) -%}
+    {{ return(adapter.dispatch('archive_api_usage', 'ytempire')(run_token, step)) }}
 {%- endmacro %}
 
-{% macro default__archive_api_usage() -%}
+{% macro default__archive_api_usage(run_token, step) -%}
     {{ postgres_only('archive_api_usage') }}
 {%- endmacro %}
 
-{% macro postgres__archive_api_usage() -%}
+{% macro postgres__archive_api_usage(run_token, step) -%}
     {%- set days = var('retention_api_usage_days') -%}
     {%- set source_relation = adapter.get_relation(database=target.database, schema='raw', identifier='api_usage') -%}
     {%- if source_relation is none -%}
         {%- do maintenance_report('archive_api_usage', {'table': 'raw.api_usage', 'archived': 0,
-            'skipped': 'table does not exist'}) -%}
+            'skipped': 'table does not exist'}, run_token, step) -%}
         {{ return(0) }}
     {%- endif -%}
     {%- do run_query(
@@ -39,6 +40,7 @@
     ) -%}
     {%- set archived = result.columns[0].values()[0] | int -%}
     {%- do maintenance_report('archive_api_usage', {'table': source_relation | string,
-        'archive': 'raw.api_usage_archive', 'archived': archived, 'retention_days': days | int}) -%}
+        'archive': 'raw.api_usage_archive', 'archived': archived, 'retention_days': days | int},
+        run_token, step) -%}
     {{ return(archived) }}
 {%- endmacro %}

@@ -1,13 +1,16 @@
 {#
     Deletes the rows of `relation` whose `timestamp_column` is older than `days` before as_of(),
     in one statement, and returns how many it deleted (0 when the table does not exist: then it
-    reports it as skipped). The column name is checked against the table's catalog columns.
+    reports it as skipped). The column name is checked against the table's catalog columns. The
+    report is stored under `run_token` (when given) as part of `step` (default: the operation).
 #}
-{% macro maintenance_delete_older_than(operation, schema, identifier, timestamp_column, days) -%}
+{% macro maintenance_delete_older_than(
+    operation, schema, identifier, timestamp_column, days, run_token=none, step=none
+) -%}
     {%- set relation = adapter.get_relation(database=target.database, schema=schema, identifier=identifier) -%}
     {%- if relation is none -%}
         {%- do maintenance_report(operation, {'table': schema ~ '.' ~ identifier, 'deleted': 0,
-            'skipped': 'table does not exist'}) -%}
+            'skipped': 'table does not exist'}, run_token, step) -%}
         {{ return(0) }}
     {%- endif -%}
     {%- set column_names = adapter.get_columns_in_relation(relation) | map(attribute='name') | list -%}
@@ -26,6 +29,6 @@
     ) -%}
     {%- set deleted = result.columns[0].values()[0] | int -%}
     {%- do maintenance_report(operation, {'table': relation | string, 'deleted': deleted,
-        'retention_days': days | int}) -%}
+        'retention_days': days | int}, run_token, step) -%}
     {{ return(deleted) }}
 {%- endmacro %}

@@ -5,17 +5,17 @@
     skips) only with the explicit flag `concurrently: false`. Usage:
       dbt run-operation reindex --args '{tables: [analytics.fct_revenue]}'
       dbt run-operation reindex --args '{tables: [analytics.fct_revenue], concurrently: false}'
-    PostgreSQL only.
+    Reports the tables (stored under `run_token` when given). PostgreSQL only.
 #}
-{% macro reindex(tables=none, concurrently=true) -%}
-    {{ return(adapter.dispatch('reindex', 'ytempire')(tables, concurrently)) }}
+{% macro reindex(tables=none, concurrently=true, run_token=none) -%}
+    {{ return(adapter.dispatch('reindex', 'ytempire')(tables, concurrently, run_token)) }}
 {%- endmacro %}
 
-{% macro default__reindex(tables, concurrently) -%}
+{% macro default__reindex(tables, concurrently, run_token) -%}
     {{ postgres_only('reindex') }}
 {%- endmacro %}
 
-{% macro postgres__reindex(tables, concurrently) -%}
+{% macro postgres__reindex(tables, concurrently, run_token) -%}
     {%- if concurrently is not sameas true and concurrently is not sameas false -%}
         {{ exceptions.raise_compiler_error(
             "reindex: concurrently must be true or false, got " ~ tojson(concurrently | string) ~ "."
@@ -27,6 +27,6 @@
         {%- do log(statement ~ relation, info=True) -%}
         {%- do adapter.execute(statement ~ relation, auto_begin=False) -%}
     {%- endfor -%}
-    {%- do maintenance_report('reindex', {'tables': relations, 'concurrently': concurrently}) -%}
+    {%- do maintenance_report('reindex', {'tables': relations, 'concurrently': concurrently}, run_token) -%}
     {{ return(relations) }}
 {%- endmacro %}

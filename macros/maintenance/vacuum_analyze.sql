@@ -3,22 +3,23 @@
     the maintained schemas. Usage:
       dbt run-operation vacuum_analyze
       dbt run-operation vacuum_analyze --args '{tables: [raw.video_stats]}'
-    Prints a YTEMPIRE_RESULT line with the tables vacuumed. PostgreSQL only.
+    Reports the tables vacuumed (maintenance_report; stored under `run_token` when given).
+    PostgreSQL only.
 #}
-{% macro vacuum_analyze(tables=none) -%}
-    {{ return(adapter.dispatch('vacuum_analyze', 'ytempire')(tables)) }}
+{% macro vacuum_analyze(tables=none, run_token=none) -%}
+    {{ return(adapter.dispatch('vacuum_analyze', 'ytempire')(tables, run_token)) }}
 {%- endmacro %}
 
-{% macro default__vacuum_analyze(tables) -%}
+{% macro default__vacuum_analyze(tables, run_token) -%}
     {{ postgres_only('vacuum_analyze') }}
 {%- endmacro %}
 
-{% macro postgres__vacuum_analyze(tables) -%}
+{% macro postgres__vacuum_analyze(tables, run_token) -%}
     {%- set relations = maintenance_resolve_tables(tables, 'vacuum_analyze') -%}
     {%- for relation in relations -%}
         {%- do log("vacuum (analyze) " ~ relation, info=True) -%}
         {%- do adapter.execute("vacuum (analyze) " ~ relation, auto_begin=False) -%}
     {%- endfor -%}
-    {%- do maintenance_report('vacuum_analyze', {'tables': relations}) -%}
+    {%- do maintenance_report('vacuum_analyze', {'tables': relations}, run_token) -%}
     {{ return(relations) }}
 {%- endmacro %}

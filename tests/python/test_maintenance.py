@@ -3,7 +3,8 @@
 One database per server (module scope) holding the raw tables of the contract
 (orchestrator/sql/raw_schema.sql) with rows on both sides of each retention cutoff; every dbt
 call pins `as_of` (same vars every time, so dbt parses the project once per database).
-Expectations are computed here from the rows written.
+Expectations are computed here from the rows written. The operations report through
+ops.maintenance_results, which each call empties of its own rows.
 """
 
 from __future__ import annotations
@@ -69,16 +70,50 @@ def invocation(wh) -> Invocation:
     return Invocation(dbt_vars=PIN, target_path=wh.target_path, project_dir=PROJECT_DIR)
 
 
+def results_left(wh) -> int:
+    """Rows of ops.maintenance_results (0 when the table does not exist)."""
+    if wh.query("select to_regclass('ops.maintenance_results')")[0][0] is None:
+        return 0
+    return wh.query("select count(*) from ops.maintenance_results")[0][0]
+
+
 def test_injected_table_name_is_refused_and_nothing_dropped(maint) -> None:
-    run = maint.dbt(
-        "run-operation", "vacuum_analyze", "--args", '{tables: ["x; drop table y"]}', dbt_vars=PIN
-    )
-    assert run.returncode != 0
-    assert 'vacuum_analyze: refused table name "x; drop table y"' in run.stdout
+    with pytest.raises(
+        MaintenanceError, match=r'vacuum_analyze: refused table name "x; drop table y"'
+    ):
+        maintenance.vacuum_analyze(maint.conn, ["x; drop table y"], invocation=invocation(maint))
     with pytest.raises(MaintenanceError, match=r"refused table \"public.y\": it is not a table"):
         maintenance.reindex(maint.conn, ["public.y"], invocation=invocation(maint))
     assert maint.query("select to_regclass('public.y') is not null")[0][0]
     assert maint.query("select count(*) from raw.api_usage")[0][0] == len(api_usage_rows())
+
+
+def test_reports_come_from_the_results_table_and_leave_no_rows(maint) -> None:
+    """A report is a row under the call's run_token, read and deleted by the wrapper; by hand
+    (no run_token) an operation only logs its report, so no row is left unread."""
+    result = maintenance.analyze_all(maint.conn, invocation=invocation(maint))
+    assert result.ok and result.report() == {
+        "operation": "analyze_all",
+        "database": maint.conn.dbname,
+    }
+    columns = maint.query(
+        "select column_name, data_type from information_schema.columns"
+        " where table_schema = 'ops' and table_name = 'maintenance_results'"
+        " order by ordinal_position"
+    )
+    assert columns == [
+        ("run_token", "text"),
+        ("step", "text"),
+        ("operation", "text"),
+        ("ok", "boolean"),
+        ("details", "jsonb"),
+        ("seconds", "numeric"),
+        ("recorded_at", "timestamp with time zone"),
+    ]
+    assert results_left(maint) == 0
+    by_hand = maint.dbt("run-operation", "analyze_all", dbt_vars=PIN)
+    assert by_hand.returncode == 0
+    assert results_left(maint) == 0
 
 
 def test_a_failed_playbook_step_does_not_stop_the_next(maint) -> None:
@@ -95,6 +130,8 @@ def test_a_failed_playbook_step_does_not_stop_the_next(maint) -> None:
     ]
     assert "run `dbt build -s diagnostics` first" in steps[0].error
     assert steps[1].report()["database"] == maint.conn.dbname
+    assert steps[1].seconds > 0  # the step's own row, written by the playbook macro
+    assert results_left(maint) == 0
 
 
 def test_archive_is_all_or_nothing(maint) -> None:
@@ -146,6 +183,7 @@ def test_retention_moves_exactly_the_old_rows(maint) -> None:
     assert result.report("purge_query_log")["deleted"] == expected_log_deleted
     assert result.report("purge_quality_results")["deleted"] == expected_quality_deleted
     assert result.report("archive_api_usage")["archived"] == len(expected_archived)
+    assert results_left(maint) == 0
 
     remaining_log = maint.query("select executed_at from raw.query_log")
     assert len(remaining_log) == len(AGES_DAYS) + 1 - expected_log_deleted
@@ -282,3 +320,4 @@ def test_weekly_and_monthly_playbook_steps(maint) -> None:
     ]
     assert all(step.ok for step in monthly), [(step.operation, step.error) for step in monthly]
     assert monthly[3].report()["dry_run"] is True
+    assert results_left(maint) == 0
