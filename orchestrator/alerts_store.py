@@ -7,15 +7,16 @@
   goes one level up and is notified to that level's owner.
 - `acknowledge` / `resolve` by id for `ytempire alerts ack|resolve`.
 
-Every event carries `alert.extra["event_seq"]` (the alert's notification sequence number), so
-the outbox delivers one event of one alert at most once per channel.
+Every event carries `alert.event_seq` (the row's `notify_seq`, the alert's notification sequence
+number), so the outbox delivers one event of one alert at most once per channel; a stored alert
+also carries `notified_channels`, where a resolve goes. The alert's typed details live in the
+`extra` jsonb column (`Alert.details()` / `Alert.with_details()`).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,12 +25,10 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from orchestrator import escalation
-from orchestrator.alert import Alert, Event, Severity
+from orchestrator.alert import Alert, Channel, Event, Severity
 from orchestrator.errors import YtempireError
 
 SCHEMA_LOCK_KEY = 7_283_450_112  # serialises the idempotent DDL of concurrent first runs
-EVENT_SEQ_KEY = "event_seq"
-NOTIFIED_CHANNELS_KEY = "notified_channels"
 OPEN_STATUSES = ("open", "acknowledged")
 
 DDL = """
@@ -155,9 +154,7 @@ def ensure_schema(db: psycopg.Connection) -> None:
 
 
 def _row_to_stored(row: dict[str, Any]) -> StoredAlert:
-    extra = dict(row["extra"] or {})
-    extra[EVENT_SEQ_KEY] = row["notify_seq"]
-    extra[NOTIFIED_CHANNELS_KEY] = list(row["notified_channels"] or [])
+    channels = list(row["notified_channels"] or [])
     alert = Alert(
         dedup_key=row["dedup_key"],
         alert_type=row["alert_type"],
@@ -174,8 +171,9 @@ def _row_to_stored(row: dict[str, Any]) -> StoredAlert:
         docs_url=row["docs_url"],
         status=row["status"],
         alert_id=row["alert_id"],
-        extra=extra,
-    )
+        event_seq=row["notify_seq"],
+        notified_channels=tuple(Channel(name) for name in channels),
+    ).with_details(row["extra"])
     return StoredAlert(
         alert=alert,
         status=row["status"],
@@ -187,7 +185,7 @@ def _row_to_stored(row: dict[str, Any]) -> StoredAlert:
         resolved_at=row["resolved_at"],
         occurrences=row["occurrences"],
         notify_seq=row["notify_seq"],
-        notified_channels=list(row["notified_channels"] or []),
+        notified_channels=channels,
     )
 
 
@@ -220,10 +218,9 @@ def get_alert(db: psycopg.Connection, alert_id: int) -> StoredAlert:
     return found[0]
 
 
-def _stored_extra(alert: Alert) -> Jsonb:
-    transient = (EVENT_SEQ_KEY, NOTIFIED_CHANNELS_KEY)
-    extra = {k: v for k, v in alert.extra.items() if k not in transient}
-    return Jsonb(json.loads(json.dumps(extra, default=str)))
+def _details(alert: Alert) -> Jsonb:
+    """The `extra` column: the alert's details (its delivery state has columns of its own)."""
+    return Jsonb(alert.details())
 
 
 def _insert(
@@ -260,7 +257,7 @@ def _insert(
                 alert.node_id,
                 alert.node_name,
                 alert.docs_url,
-                _stored_extra(alert),
+                _details(alert),
                 notify_seq,
                 now,
                 now,
@@ -298,7 +295,7 @@ def _raise_level(
         message=alert.message,
         figure=alert.figure,
         docs_url=alert.docs_url,
-        extra=_stored_extra(alert),
+        extra=_details(alert),
         notify_seq=stored.notify_seq + 1,
         level_since=now,
         last_seen_at=now,
@@ -333,9 +330,9 @@ def reconcile(
         if stored is None:
             changes.append(Change(_insert(db, alert, now, run_id).alert, Event.TRIGGER))
         elif alert.level > stored.alert.level:
-            alert.extra["previous_level"] = stored.alert.level
+            risen = replace(alert, previous_level=stored.alert.level)
             changes.append(
-                Change(_raise_level(db, stored, alert, now, run_id).alert, Event.TRIGGER)
+                Change(_raise_level(db, stored, risen, now, run_id).alert, Event.TRIGGER)
             )
         elif stored.status == "open" and (
             stored.last_notified_at is None or now - stored.last_notified_at >= cooldown
@@ -411,7 +408,7 @@ def escalate_overdue(
             action=higher.action,
             sla_minutes=higher.sla_minutes,
             severity=str(higher.severity),
-            extra=_stored_extra(higher),
+            extra=_details(higher),
             notify_seq=stored.notify_seq + 1,
             level_since=now,
             last_notified_at=now,

@@ -21,6 +21,8 @@ from orchestrator.commands.dbt_passthrough import dbt_command
 from orchestrator.commands.demo import demo_command
 from orchestrator.commands.docs import docs_command
 from orchestrator.commands.generate import generate_command
+from orchestrator.commands.output import error_document
+from orchestrator.commands.params import JSON_META_KEY
 from orchestrator.commands.playbooks import PLAYBOOK_COMMANDS
 from orchestrator.errors import EXIT_COULD_NOT_RUN, EXIT_OK, YtempireError
 
@@ -47,6 +49,8 @@ class YtempireGroup(click.Group):
         except click.UsageError as exc:
             refuse(ctx, exc)
         except YtempireError as exc:
+            if ctx.meta.get(JSON_META_KEY):  # cron parsing --json still gets one document
+                click.echo(error_document(ctx.invoked_subcommand, exc.exit_code, str(exc)))
             click.echo(f"ytempire: {exc}", err=True)
             ctx.exit(exc.exit_code)
 

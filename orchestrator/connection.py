@@ -1,9 +1,10 @@
 """The one PostgreSQL connection every command uses.
 
 With `PGHOST` set, the standard libpq variables (PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE)
-name the server. Without it, the project's embedded PostgreSQL (.ytempire/pgdata) is used and
-started on demand. dbt reads the same values through profiles.yml `env_var()`s, so the wrapper
-and a hand-run `dbt build` hit the same database.
+name the server; without it the project's embedded PostgreSQL is used (`orchestrator.database`
+decides, this module only connects). dbt reads the same values through profiles.yml
+`env_var()`s, so the wrapper and a hand-run `dbt build` hit the same database. A leaf module:
+it imports nothing of the wrapper but its errors.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
 import psycopg
 from psycopg import sql
@@ -104,24 +104,6 @@ def configured_from_env(environ: Mapping[str, str] | None = None) -> Connection 
         password=env.get("PGPASSWORD") or None,
         embedded=False,
     )
-
-
-def resolve(start_embedded: bool = True, root: Path | None = None) -> Connection:
-    """The connection to use: PG* variables if set, else the embedded server (started if asked)."""
-    configured = configured_from_env()
-    if configured is not None:
-        return configured
-    from orchestrator import embedded
-
-    if start_embedded:
-        return embedded.up(root=root)
-    running = embedded.running_connection(root=root)
-    if running is None:
-        raise DatabaseUnavailable(
-            "The embedded PostgreSQL is not running: start it with `ytempire db up` "
-            "(or set PGHOST to use another server)."
-        )
-    return running
 
 
 @contextmanager

@@ -1,9 +1,9 @@
 """The escalation matrix (`config/escalation.yml`) and where each alert lands on it.
 
-Category, alert type and the first responder come from the dbt node's `meta`; the level from the
-result (warn -> 1, fail/error -> 2, system-wide conditions -> 3); condition, owner, action and SLA
-of a level from the matrix. The file is validated on load: a mistake names the file, the key and
-what is allowed.
+Category, alert type and the first responder come from the dbt node's meta (an
+`artifacts.AlertMeta`, checked when the manifest is read); the level from the result (warn -> 1,
+fail/error -> 2, system-wide conditions -> 3); condition, owner, action and SLA of a level from
+the matrix. The file is validated on load: a mistake names the file, the key and what is allowed.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from typing import Any
 import yaml
 
 from orchestrator import paths
-from orchestrator.alert import Alert, Severity
-from orchestrator.artifacts import NodeResult, ResultKind
+from orchestrator.alert import Alert, Contact, Member, Severity
+from orchestrator.artifacts import AlertMeta, NodeResult, ResultKind
 from orchestrator.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -48,21 +48,6 @@ class Category:
     name: str
     description: str
     levels: dict[int, Level]
-
-
-@dataclass(frozen=True)
-class Contact:
-    role: str
-    slack: str | None = None
-    email: str | None = None
-    pagerduty_routing_key_env: str | None = None
-
-    def to_dict(self) -> dict[str, str | None]:
-        return {
-            "slack": self.slack,
-            "email": self.email,
-            "pagerduty_routing_key_env": self.pagerduty_routing_key_env,
-        }
 
 
 @dataclass(frozen=True)
@@ -220,15 +205,15 @@ def dedup_key_for(unique_id: str) -> str:
     return f"{DEDUP_PREFIX}{unique_id}"
 
 
-def condition_of(matrix: Matrix, meta: dict[str, Any]) -> tuple[str, str]:
+def condition_of(matrix: Matrix, meta: AlertMeta) -> tuple[str, str]:
     """(category, alert type) of a node's meta; no or unknown category -> data_issues."""
-    category = str(meta.get("escalation") or DEFAULT_CATEGORY)
+    category = meta.escalation or DEFAULT_CATEGORY
     if category not in matrix.categories:
         category = DEFAULT_CATEGORY
-    return category, str(meta.get("alert_type") or DEFAULT_ALERT_TYPE)
+    return category, meta.alert_type or DEFAULT_ALERT_TYPE
 
 
-def condition_key(matrix: Matrix, meta: dict[str, Any]) -> str:
+def condition_key(matrix: Matrix, meta: AlertMeta) -> str:
     """One condition per alert type and category, like the playbook's one alert per check:
     a stale source and the freshness mart's test on it are the same DATA_FRESHNESS alert."""
     category, alert_type = condition_of(matrix, meta)
@@ -266,25 +251,20 @@ def place(
     node_id: str | None = None,
     node_name: str | None = None,
     docs_url: str | None = None,
-    extra: dict[str, Any] | None = None,
 ) -> Alert:
-    """An Alert at `level` of `category`, with that level's owner, action and SLA."""
-    notes = dict(extra or {})
+    """An Alert at `level` of `category`, with that level's owner, action, SLA and condition.
+
+    An unknown category lands in data_issues and an owner that is no role of the matrix leaves
+    level 1 to the matrix; both are kept on the alert (`unknown_escalation`, `unknown_owner`).
+    """
+    unknown_escalation = None
     if category not in matrix.categories:
         log.warning(
             "unknown escalation category %r on %s: using %s", category, node_id, DEFAULT_CATEGORY
         )
-        notes["unknown_escalation"] = category
-        category = DEFAULT_CATEGORY
-    if node_owner and node_owner not in matrix.contacts:
-        notes["unknown_owner"] = node_owner
+        unknown_escalation, category = category, DEFAULT_CATEGORY
     step = matrix.level(category, level)
     owner = owner_at(matrix, category, step.number, node_owner)
-    notes.update(
-        condition=step.condition,
-        node_owner=node_owner,
-        owner_contact=matrix.contacts[owner].to_dict(),
-    )
     return Alert(
         dedup_key=dedup_key,
         alert_type=alert_type,
@@ -299,7 +279,11 @@ def place(
         node_id=node_id,
         node_name=node_name,
         docs_url=docs_url,
-        extra=notes,
+        condition=step.condition,
+        owner_contact=matrix.contacts[owner],
+        node_owner=node_owner,
+        unknown_escalation=unknown_escalation,
+        unknown_owner=node_owner if node_owner and node_owner not in matrix.contacts else None,
     )
 
 
@@ -307,92 +291,71 @@ def alert_for_result(
     matrix: Matrix, result: NodeResult, figure: str | None = None, docs_base: str | None = None
 ) -> Alert:
     """The alert a non-passing dbt result raises; a node without meta lands in data_issues."""
-    severity = severity_for(result)
     meta = result.meta
+    severity = severity_for(result)
     level = level_for(severity)
-    declared = meta.get("escalation_level")
-    if severity is Severity.CRITICAL and declared in LEVELS:
-        level = int(declared)  # the node says its failure is e.g. system-wide (level 3)
-    member = {
-        "node_id": result.unique_id,
-        "node_name": result.name,
-        "status": result.status,
-        "figure": figure,
-        "level": level,
-    }
-    extra: dict[str, Any] = {
-        "dbt_status": result.status,
-        "failures": result.failures,
-        "members": [member],
-    }
-    if result.minutes_stale is not None:
-        extra["minutes_stale"] = round(result.minutes_stale, 1)
-    category = str(meta.get("escalation") or DEFAULT_CATEGORY)
-    return place(
+    if severity is Severity.CRITICAL and meta.escalation_level is not None:
+        level = meta.escalation_level  # the node says its failure is e.g. system-wide (level 3)
+    alert = place(
         matrix,
         dedup_key=condition_key(matrix, meta),
-        alert_type=str(meta.get("alert_type") or DEFAULT_ALERT_TYPE),
-        category=category,
+        alert_type=meta.alert_type or DEFAULT_ALERT_TYPE,
+        category=meta.escalation or DEFAULT_CATEGORY,
         severity=severity,
         level=level,
         message=describe(result, figure),
         figure=figure,
-        node_owner=meta.get("owner"),
+        node_owner=meta.owner,
         node_id=result.unique_id,
         node_name=result.name,
         docs_url=docs_link(docs_base, result),
-        extra=extra,
+    )
+    member = Member(
+        node_id=result.unique_id,
+        node_name=result.name,
+        status=result.status,
+        figure=figure,
+        level=alert.level,
+    )
+    return replace(
+        alert,
+        dbt_status=result.status,
+        failures=result.failures,
+        minutes_stale=None if result.minutes_stale is None else round(result.minutes_stale, 1),
+        members=(member,),
     )
 
 
 def _worst_first(alert: Alert) -> tuple[int, int, float]:
     severity = 1 if alert.severity is Severity.CRITICAL else 0
-    return (-alert.level, -severity, -float(alert.extra.get("minutes_stale") or 0))
+    return (-alert.level, -severity, -(alert.minutes_stale or 0.0))
 
 
-def merge_conditions(matrix: Matrix, alerts: list[Alert]) -> list[Alert]:
+def merge_conditions(alerts: list[Alert]) -> list[Alert]:
     """One alert per dedup key: the worst member speaks for the condition, the others are
-    listed in its message and in `extra["members"]` (order of first appearance kept)."""
+    listed in its message and in `members` (order of first appearance kept among equals)."""
     groups: dict[str, list[Alert]] = {}
     for alert in alerts:
         groups.setdefault(alert.dedup_key, []).append(alert)
-    return [_merged(matrix, group) for group in groups.values()]
+    return [_merged(group) for group in groups.values()]
 
 
-def _merged(matrix: Matrix, group: list[Alert]) -> Alert:
+def _merged(group: list[Alert]) -> Alert:
     if len(group) == 1:
         return group[0]
     ranked = sorted(group, key=_worst_first)
     worst = ranked[0]
     also = ", ".join(str(alert.node_name) for alert in ranked[1:])
-    extra = dict(worst.extra)
-    extra["members"] = [member for alert in ranked for member in alert.extra.get("members", [])]
-    return place(
-        matrix,
-        dedup_key=worst.dedup_key,
-        alert_type=worst.alert_type,
-        category=worst.escalation,
-        severity=worst.severity,
-        level=worst.level,
+    return replace(
+        worst,
         message=f"{worst.message} (also: {also})",
-        figure=worst.figure,
-        node_owner=worst.extra.get("node_owner"),
-        node_id=worst.node_id,
-        node_name=worst.node_name,
-        docs_url=worst.docs_url,
-        extra=extra,
+        members=tuple(member for alert in ranked for member in alert.members),
     )
 
 
 def escalated(matrix: Matrix, alert: Alert) -> Alert:
     """The same alert one level up (owner, action and SLA of the next level; CRITICAL from 2)."""
     step = matrix.level(alert.escalation, alert.level + 1)
-    extra = dict(alert.extra)
-    extra.update(
-        condition=step.condition,
-        owner_contact=matrix.contacts[step.owner].to_dict(),
-        previous_level=alert.level,
-    )
     return replace(
         alert,
         level=step.number,
@@ -400,7 +363,9 @@ def escalated(matrix: Matrix, alert: Alert) -> Alert:
         action=step.action,
         sla_minutes=step.sla_minutes,
         severity=Severity.CRITICAL if step.number >= 2 else alert.severity,
-        extra=extra,
+        condition=step.condition,
+        owner_contact=matrix.contacts[step.owner],
+        previous_level=alert.level,
     )
 
 

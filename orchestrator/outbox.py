@@ -43,9 +43,6 @@ from orchestrator.notify.transport import Attempted, send_with_retries
 
 log = logging.getLogger(__name__)
 
-# alert.extra key: the caller's sequence number for repeated events of one alert (e.g. the n-th
-# reminder); part of the event key, so a new number is a new delivery and a repeat is not.
-EVENT_SEQ_KEY = "event_seq"
 STATUS_PENDING = "pending"
 STATUS_SENT = "sent"
 STATUS_DEAD = "dead"
@@ -172,11 +169,14 @@ def _outbox_exists(db: psycopg.Connection) -> bool:
 
 
 def event_key(notification: Notification) -> str:
-    """`<alert id or dedup key>:<event>:<level>:<channel>:<sequence>`: one delivery's identity."""
+    """`<alert id or dedup key>:<event>:<level>:<channel>:<sequence>`: one delivery's identity.
+
+    The sequence is `alert.event_seq`, the caller's number for repeated events of one alert
+    (e.g. the n-th reminder): a new number is a new delivery, a repeat is not.
+    """
     alert = notification.alert
     owner = alert.alert_id if alert.alert_id is not None else alert.dedup_key
-    sequence = int(alert.extra.get(EVENT_SEQ_KEY, 0) or 0)
-    return f"{owner}:{notification.event}:{alert.level}:{notification.channel}:{sequence}"
+    return f"{owner}:{notification.event}:{alert.level}:{notification.channel}:{alert.event_seq}"
 
 
 def outbox_row(notification: Notification, settings: NotifySettings) -> dict[str, Any]:
@@ -224,11 +224,11 @@ def enqueue(
     return ids
 
 
-def notified_channels(db: psycopg.Connection, alert_id: int) -> list[str]:
+def notified_channels(db: psycopg.Connection, alert_id: int) -> tuple[Channel, ...]:
     """The channels a trigger or reminder of alert `alert_id` was sent (or is queued) to.
 
-    Set `alert.extra["notified_channels"]` to this before routing a resolve, so the resolve goes
-    where the trigger went.
+    Set `alert.notified_channels` to these before routing a resolve, so the resolve goes where
+    the trigger went (a stored alert has them already).
     """
     ensure_schema(db)
     rows = db.execute(
@@ -237,7 +237,7 @@ def notified_channels(db: psycopg.Connection, alert_id: int) -> list[str]:
         "order by channel",
         (alert_id,),
     ).fetchall()
-    return [row[0] for row in rows]
+    return tuple(Channel(row[0]) for row in rows)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -15,7 +15,9 @@ import psycopg
 
 from orchestrator import connection, maintenance, runner
 from orchestrator.connection import Connection
+from orchestrator.context import RunContext
 from orchestrator.errors import EXIT_COULD_NOT_RUN, EXIT_FAILURES, DatabaseUnavailable
+from orchestrator.report import BuildReport
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,7 @@ class ReportSection:
 @dataclass
 class PlaybookRun:
     playbook: Playbook
-    build: runner.BuildReport
+    build: BuildReport
     steps: list[maintenance.OperationResult] = field(default_factory=list)
     sections: list[ReportSection] = field(default_factory=list)
 
@@ -114,6 +116,9 @@ PLAYBOOKS: dict[str, Playbook] = {
                 "cost_rollup_hourly",
                 "cost_rollup_daily",
                 "user_revenue_tracking",
+                # unit tests check logic, not data: the morning build and CI run them
+                "--exclude-resource-type",
+                "unit_test",
             ),
             reports=(
                 Report("Real-time (last hour)", "select * from analytics.realtime_metrics"),
@@ -202,22 +207,29 @@ def query_section(db: psycopg.Connection, report: Report) -> ReportSection:
     return section
 
 
-def run_playbook(name: str, options: runner.BuildOptions) -> PlaybookRun:
-    playbook = PLAYBOOKS[name]
-    steps: list[maintenance.OperationResult] = []
-    if playbook.maintenance is not None and not options.dry_run:
-        try:
-            conn = connection.resolve()
-            invocation = maintenance.Invocation(as_of=options.as_of)
-            steps = playbook.maintenance(conn, invocation=invocation)
-        except DatabaseUnavailable:
-            steps = []  # the build below reports the outage (exit 3, level-3 alert)
-    options.selection = [*playbook.selection, *options.selection]
-    options.command = name
-    build = runner.run_build(options)
+def run_playbook(playbook: Playbook, ctx: RunContext) -> PlaybookRun:
+    """Maintenance (weekly, monthly), the build over the playbook's selection, then its report
+    read through a connection pinned to the run's instant."""
+    ctx.request.selection = [*playbook.selection, *ctx.request.selection]
+    ctx.request.command = playbook.name
+    steps = _maintenance(playbook, ctx)
+    build = runner.run_build(ctx)
     run = PlaybookRun(playbook=playbook, build=build, steps=steps)
     if build.error is None:
-        conn = connection.resolve()
-        with connection.connect(conn, as_of=options.as_of) as db:
+        with connection.connect(ctx.connection(), as_of=ctx.request.as_of_text) as db:
             run.sections = [query_section(db, report) for report in playbook.reports]
     return run
+
+
+def _maintenance(playbook: Playbook, ctx: RunContext) -> list[maintenance.OperationResult]:
+    if playbook.maintenance is None or ctx.request.dry_run:
+        return []
+    invocation = maintenance.Invocation(
+        as_of=ctx.request.as_of_text,
+        target_path=ctx.settings.target_path,
+        project_dir=ctx.settings.project_dir,
+    )
+    try:
+        return playbook.maintenance(ctx.connection(), invocation=invocation)
+    except DatabaseUnavailable:
+        return []  # the build reports the outage (exit 3, level-3 alert)

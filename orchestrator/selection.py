@@ -21,6 +21,8 @@ SELECTING_FLAGS = frozenset(
         "--model",
         "--resource-type",
         "--resource-types",
+        "--exclude-resource-type",
+        "--exclude-resource-types",
         "--inline",
     }
 )

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import getpass
 import json
+from datetime import datetime
 
 import click
 import psycopg
 
-from orchestrator import alerts_store, connection, escalation, notify, outbox, runner
+from orchestrator import alerts_store, connection, database, lock, notify, outbox
+from orchestrator.alert_state import apply_changes
 from orchestrator.commands import tables
-from orchestrator.commands.build import now_option, parse_now
-from orchestrator.commands.options import json_option
+from orchestrator.commands.params import dry_run_option, json_option, now_option
+from orchestrator.context import RunContext, RunRequest, utcnow
+from orchestrator.report import Delivery, alert_summary, planned
 
 
 def _user() -> str:
@@ -32,7 +35,7 @@ def alerts_group() -> None:
 @json_option
 def list_command(include_resolved: bool, limit: int, as_json: bool) -> None:
     """Open (and acknowledged) alerts, newest first."""
-    conn = connection.resolve()
+    conn = database.resolve()
     with connection.connect(conn) as db:
         alerts_store.ensure_schema(db)
         found = alerts_store.list_alerts(db, include_resolved=include_resolved, limit=limit)
@@ -81,14 +84,12 @@ def list_command(include_resolved: bool, limit: int, as_json: bool) -> None:
 @click.argument("alert_id", type=int)
 @click.option("--by", default=None, help="Who acknowledges (default: the current user).")
 @now_option
-def ack_command(alert_id: int, by: str | None, now: str | None) -> None:
+def ack_command(alert_id: int, by: str | None, now: datetime | None) -> None:
     """Acknowledge an alert: no more reminders and no SLA escalation until its level rises."""
-    conn = connection.resolve()
+    conn = database.resolve()
     with connection.connect(conn) as db:
         alerts_store.ensure_schema(db)
-        stored = alerts_store.acknowledge(
-            db, alert_id, by=by or _user(), now=parse_now(now) or runner.utcnow()
-        )
+        stored = alerts_store.acknowledge(db, alert_id, by=by or _user(), now=now or utcnow())
     click.echo(f"alert {alert_id} acknowledged: {stored.alert.message}")
 
 
@@ -96,57 +97,50 @@ def ack_command(alert_id: int, by: str | None, now: str | None) -> None:
 @click.argument("alert_id", type=int)
 @click.option("--by", default=None, help="Who resolves (default: the current user).")
 @now_option
-def resolve_command(alert_id: int, by: str | None, now: str | None) -> None:
+def resolve_command(alert_id: int, by: str | None, now: datetime | None) -> None:
     """Resolve an alert by hand; its channels get the resolve (PagerDuty `resolve`)."""
     settings = notify.NotifySettings.from_env()
-    conn = connection.resolve()
+    conn = database.resolve()
     with connection.connect(conn) as db:
         alerts_store.ensure_schema(db)
         outbox.ensure_schema(db)
         with db.transaction():
-            change = alerts_store.resolve(
-                db, alert_id, by=by or _user(), now=parse_now(now) or runner.utcnow()
-            )
-            notes, skipped = runner.apply_changes(db, [change], settings)
-        delivery = outbox.deliver_pending(db, settings)
+            change = alerts_store.resolve(db, alert_id, by=by or _user(), now=now or utcnow())
+            notes, skipped = apply_changes(db, [change], settings)
+        delivery = Delivery.of(outbox.deliver_pending(db, settings))
     for line in skipped:
         click.echo(line, err=True)
-    click.echo(
-        f"alert {alert_id} resolved ({len(notes)} notifications, "
-        f"{runner.count_of(delivery, 'sent')} sent)"
-    )
+    click.echo(f"alert {alert_id} resolved ({len(notes)} notifications, {delivery.sent} sent)")
 
 
 @alerts_group.command("escalate", epilog="Exit codes: 0 done, 3 could not run.")
-@click.option("--dry-run", is_flag=True, help="Show what would escalate; change and send nothing.")
+@dry_run_option
 @json_option
 @now_option
-def escalate_command(dry_run: bool, as_json: bool, now: str | None) -> None:
+def escalate_command(dry_run: bool, as_json: bool, now: datetime | None) -> None:
     """Run the SLA clock without dbt: escalate alerts open past their level's SLA, notify the
     next owner, and retry undelivered notifications. Cheap: for cron every few minutes."""
-    matrix = escalation.load()
-    settings = notify.NotifySettings.from_env()
-    conn = connection.resolve()
-    with runner.command_lock(conn, "alerts escalate"), connection.connect(conn) as db:
+    run = RunContext.build(RunRequest(command="alerts escalate", now=now, dry_run=dry_run))
+    matrix, settings = run.settings.matrix, run.settings.notify
+    conn = run.connection()
+    with lock.command_lock(conn, "alerts escalate"), connection.connect(conn) as db:
         alerts_store.ensure_schema(db)
         outbox.ensure_schema(db)
         with db.transaction() as transaction:
-            changes = alerts_store.escalate_overdue(
-                db, matrix, now=parse_now(now) or runner.utcnow()
-            )
-            notes, skipped = runner.apply_changes(db, changes, settings)
+            changes = alerts_store.escalate_overdue(db, matrix, now=run.clock)
+            notes, skipped = apply_changes(db, changes, settings)
             if dry_run:
                 raise psycopg.Rollback(transaction)
-        delivery = None if dry_run else outbox.deliver_pending(db, settings)
+        delivery = None if dry_run else Delivery.of(outbox.deliver_pending(db, settings))
     for line in skipped:
         click.echo(line, err=True)
     if as_json:
         click.echo(
             json.dumps(
                 {
-                    "escalated": [runner.alert_summary(c.alert) for c in changes],
-                    "notifications": [n.to_dict() for n in runner.planned(notes)],
-                    "sent": runner.count_of(delivery, "sent") if delivery else 0,
+                    "escalated": [alert_summary(c.alert) for c in changes],
+                    "notifications": [n.to_dict() for n in planned(notes)],
+                    "sent": delivery.sent if delivery else 0,
                     "dry_run": dry_run,
                 },
                 indent=2,
@@ -174,7 +168,4 @@ def escalate_command(dry_run: bool, as_json: bool, now: str | None) -> None:
             )
         )
     if delivery is not None:
-        click.echo(
-            f"delivery: {runner.count_of(delivery, 'sent')} sent, "
-            f"{runner.count_of(delivery, 'pending')} pending"
-        )
+        click.echo(f"delivery: {delivery.sent} sent, {delivery.pending} pending")

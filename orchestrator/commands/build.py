@@ -2,25 +2,22 @@
 
 from __future__ import annotations
 
-import json
 import logging
-from datetime import datetime
 
 import click
 
 from orchestrator import runner
-from orchestrator.commands import tables
-from orchestrator.commands.options import (
+from orchestrator.commands import output, tables
+from orchestrator.commands.params import (
     DbtArgsCommand,
-    as_of_timestamp_option,
-    dbt_selection,
-    dbt_selection_options,
-    dry_run_option,
-    json_option,
+    dbt_run_options,
     now_option,
     parse_now,
+    skip_freshness_option,
 )
-from orchestrator.errors import YtempireError
+from orchestrator.commands.requires import run_context
+from orchestrator.context import RunContext
+from orchestrator.report import BuildReport
 
 __all__ = ["EXIT_CODES_HELP", "build_command", "now_option", "parse_now", "render_report"]
 
@@ -31,23 +28,10 @@ EXIT_CODES_HELP = (
 
 
 @click.command("build", cls=DbtArgsCommand, epilog=EXIT_CODES_HELP)
-@dbt_selection_options
-@as_of_timestamp_option
-@dry_run_option
-@click.option("--skip-freshness", is_flag=True, help="Do not run `dbt source freshness`.")
-@json_option
-@now_option
-def build_command(
-    dbt_args: tuple[str, ...],
-    select: tuple[str, ...],
-    exclude: tuple[str, ...],
-    full_refresh: bool,
-    as_of: datetime | None,
-    dry_run: bool,
-    skip_freshness: bool,
-    as_json: bool,
-    now: datetime | None,
-) -> None:
+@dbt_run_options
+@skip_freshness_option
+@run_context("build")
+def build_command(run: RunContext, as_json: bool) -> None:
     """Run `dbt source freshness` and `dbt build`, alert on every non-passing result.
 
     The selection goes to `dbt build` (e.g. `-s tag:hourly --exclude diagnostics`); any other
@@ -56,32 +40,18 @@ def build_command(
     and the on-call email; an alert still open when its level's SLA runs out is escalated.
     Alert state: `ytempire alerts list`.
     """
-    options = runner.BuildOptions(
-        selection=dbt_selection(select, exclude, full_refresh, dbt_args),
-        as_of=as_of.isoformat() if as_of else None,
-        dry_run=dry_run,
-        skip_freshness=skip_freshness,
-        now=now,
+    report = runner.run_build(run)
+    output.finish(
+        report.to_dict,
+        lambda: render_report(report),
+        as_json=as_json,
+        exit_code=report.exit_code,
+        notes=report.skipped_channels,
+        problems=[report.error],
     )
-    try:
-        report = runner.run_build(options)
-    except YtempireError as exc:
-        if as_json:  # cron parsing --json still gets one document
-            error = {"command": "build", "exit_code": exc.exit_code, "error": str(exc)}
-            click.echo(json.dumps(error, indent=2))
-        raise
-    for line in report.skipped_channels:
-        click.echo(line, err=True)
-    if as_json:
-        click.echo(json.dumps(report.to_dict(), indent=2, default=str))
-    else:
-        click.echo(render_report(report))
-    if report.error:
-        click.echo(f"ytempire: {report.error}", err=True)
-    raise SystemExit(report.exit_code)
 
 
-def render_report(report: runner.BuildReport) -> str:
+def render_report(report: BuildReport) -> str:
     show_all = logging.getLogger().isEnabledFor(logging.INFO)
     results = [r for r in report.results if show_all or r.alerts]
     counts = ", ".join(f"{count} {kind}" for kind, count in report.counts().items() if count)

@@ -6,7 +6,7 @@ import shlex
 
 import click
 
-from orchestrator import connection, embedded
+from orchestrator import connection, database, embedded
 
 
 @click.group("db")
@@ -41,13 +41,13 @@ def db_down() -> None:
 @db_group.command("url")
 def db_url() -> None:
     """Print the connection URL (never the password)."""
-    click.echo(connection.resolve(start_embedded=False).url())
+    click.echo(database.resolve(start_embedded=False).url())
 
 
 @db_group.command("env")
 def db_env() -> None:
     """Print `export PG...` lines for running dbt or psql by hand: eval "$(ytempire db env)"."""
-    conn = connection.resolve(start_embedded=False)
+    conn = database.resolve(start_embedded=False)
     for name, value in conn.env().items():
         if name != "PGPASSWORD":
             click.echo(f"export {name}={shlex.quote(value)}")

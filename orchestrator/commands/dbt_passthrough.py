@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from orchestrator import connection, dbt_invoke
+from orchestrator import database, dbt_invoke
 
 
 @click.command(
@@ -13,6 +13,6 @@ from orchestrator import connection, dbt_invoke
 @click.argument("dbt_args", nargs=-1, type=click.UNPROCESSED)
 def dbt_command(dbt_args: tuple[str, ...]) -> None:
     """Run dbt with the connection settings filled in, e.g. `ytempire dbt -- build -s staging`."""
-    conn = connection.resolve()
+    conn = database.resolve()
     invocation = dbt_invoke.run(list(dbt_args), conn, capture=False)
     raise SystemExit(invocation.returncode)

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import time
 from collections import Counter
 from datetime import UTC, datetime
+from pathlib import Path
 
 import click
 
-from orchestrator import connection, runner
+from orchestrator import connection, database, paths, runner
 from orchestrator.artifacts import NodeResult
 from orchestrator.commands import tables
 from orchestrator.commands.generate import parse_as_of, parse_scale, report_table
+from orchestrator.context import RunContext, RunRequest
 from orchestrator.generate import generate
 
 
@@ -53,6 +57,15 @@ def summary(results: list[NodeResult]) -> str:
     return "\n".join(parts)
 
 
+def ensure_profiles(project_dir: Path) -> None:
+    """The demo is a set-up command: it copies profiles.yml.example when profiles.yml is
+    missing, and says so."""
+    profiles = project_dir / "profiles.yml"
+    if not profiles.exists() and not os.environ.get("DBT_PROFILES_DIR"):
+        shutil.copyfile(project_dir / "profiles.yml.example", profiles)
+        click.echo(f"set-up: wrote {profiles} (a copy of profiles.yml.example)")
+
+
 @click.command("demo")
 @click.option(
     "--scale",
@@ -72,14 +85,15 @@ def demo_command(scale_text: str, days: int, as_of_text: str | None, seed: int) 
     started = time.monotonic()
     scale = parse_scale(scale_text)
     as_of = parse_as_of(as_of_text)
-    conn = connection.resolve()
+    conn = database.resolve()
     if not conn.embedded:
         connection.ensure_database(conn)
     click.echo(f"database: {conn.describe()}")
     generated = generate(conn, scale=scale, days=days, as_of=as_of, seed=seed)
     click.echo(report_table(generated, conn.describe()))
     click.echo("")
-    report = runner.run_build(runner.BuildOptions(as_of=as_of.astimezone(UTC).isoformat()))
+    ensure_profiles(paths.project_root())
+    report = runner.run_build(RunContext.build(RunRequest(command="build", as_of=as_of)))
     click.echo(summary(report.results))
     click.echo("")
     if report.alerts:

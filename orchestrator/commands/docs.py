@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from orchestrator import connection, dbt_invoke
+from orchestrator import database, dbt_invoke
 from orchestrator.errors import DbtFailed
 
 
@@ -14,7 +14,7 @@ from orchestrator.errors import DbtFailed
 def docs_command(serve: bool, port: int) -> None:
     """Generate the dbt docs site into target/ (works offline; the catalogue of every model,
     column, source SLA and owner)."""
-    conn = connection.resolve()
+    conn = database.resolve()
     generated = dbt_invoke.run(["docs", "generate"], conn)
     if generated.returncode != 0:
         raise DbtFailed(

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 
 import click
 
-from orchestrator import connection
-from orchestrator.commands.options import as_of_option, json_option, parse_timestamp
+from orchestrator import connection, database
+from orchestrator.commands.params import as_of_option, json_option, parse_timestamp
 from orchestrator.errors import ConfigError
 from orchestrator.generate import INJECTIONS, MAX_SCALE, GenerateReport, generate, make_plan
 from orchestrator.generate_append import append_hours
@@ -160,7 +160,7 @@ def generate_command(
         "inject": inject,
     }
     make_plan(**arguments)  # bad input fails before any database is started
-    conn = connection.resolve()
+    conn = database.resolve()
     connection.ensure_database(conn)
     report = generate(conn, **arguments)
     click.echo(report_json(report) if as_json else report_table(report, conn.describe()))
@@ -179,7 +179,7 @@ def append(
             f"{', '.join(fixed)} cannot be combined with --append-hours: appended hours "
             "continue the generate that made the data; leave them out."
         )
-    conn = connection.resolve()
+    conn = database.resolve()
     return append_hours(
         conn,
         parse_int("--append-hours", hours, 1),

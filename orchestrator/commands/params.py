@@ -1,4 +1,5 @@
-"""Options shared by several commands, as decorators, and the one parser of their timestamps.
+"""Every option of the CLI, declared once (as dbt-core's `cli/params.py`), and the one parser of
+their timestamps.
 
 `--as-of` and `--now` are parsed here (`parse_timestamp`, through the `Timestamp` click type),
 so a bad value is a usage error: refused before anything runs (exit 3, see `cli.YtempireGroup`).
@@ -127,8 +128,23 @@ class DbtArgsCommand(click.Command):
         return rest
 
 
+JSON_META_KEY = "ytempire.json"
+
+
+def _remember_json(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
+    """Remembered on the shared context meta, so an error of this command is a JSON document
+    too (cli.YtempireGroup)."""
+    if value:
+        ctx.meta[JSON_META_KEY] = True
+    return value
+
+
 json_option = click.option(
-    "--json", "as_json", is_flag=True, help="Print one JSON document on stdout instead of tables."
+    "--json",
+    "as_json",
+    is_flag=True,
+    callback=_remember_json,
+    help="Print one JSON document on stdout (also on error) instead of tables.",
 )
 
 # `generate` parses its own --as-of (orchestrator/commands/generate.py `parse_as_of`); the
@@ -164,8 +180,12 @@ now_option = click.option(
 dry_run_option = click.option(
     "--dry-run",
     is_flag=True,
-    help="Run dbt and show the notifications it would send: send nothing, change no alert "
-    "state, run no maintenance.",
+    help="Show what would happen (the checks run, the notifications it would send): change "
+    "no alert state, send nothing, run no maintenance.",
+)
+
+skip_freshness_option = click.option(
+    "--skip-freshness", is_flag=True, help="Do not run `dbt source freshness`."
 )
 
 
@@ -197,3 +217,11 @@ def dbt_selection_options(command: F) -> F:
     for decorator in reversed(decorators):
         command = decorator(command)
     return command
+
+
+def dbt_run_options(command: F) -> F:
+    """The options of every command that runs dbt: the selection, --as-of, --dry-run, --json and
+    the hidden --now (used with `requires.run_context`)."""
+    for decorator in (now_option, json_option, dry_run_option, as_of_timestamp_option):
+        command = decorator(command)
+    return dbt_selection_options(command)

@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 import click
 
-from orchestrator import playbooks, runner
-from orchestrator.commands import tables
+from orchestrator import playbooks
+from orchestrator.commands import output, tables
 from orchestrator.commands.build import EXIT_CODES_HELP, render_report
-from orchestrator.commands.options import (
-    DbtArgsCommand,
-    as_of_timestamp_option,
-    dbt_selection,
-    dbt_selection_options,
-    dry_run_option,
-    json_option,
-    now_option,
-)
+from orchestrator.commands.params import DbtArgsCommand, dbt_run_options
+from orchestrator.commands.requires import run_context
+from orchestrator.context import RunContext
 
 
 def _plain(value: Any) -> Any:
@@ -55,7 +48,7 @@ def render_sections(run: playbooks.PlaybookRun) -> str:
     return "\n".join(parts)
 
 
-def run_as_json(run: playbooks.PlaybookRun) -> str:
+def run_document(run: playbooks.PlaybookRun) -> dict[str, Any]:
     document = run.build.to_dict()
     document["command"] = run.playbook.name
     document["exit_code"] = run.exit_code
@@ -75,7 +68,7 @@ def run_as_json(run: playbooks.PlaybookRun) -> str:
         }
         for section in run.sections
     ]
-    return json.dumps(document, indent=2, default=str)
+    return document
 
 
 def make_command(playbook: playbooks.Playbook) -> click.Command:
@@ -93,40 +86,18 @@ def make_command(playbook: playbooks.Playbook) -> click.Command:
             "after `--`."
         ),
     )
-    @dbt_selection_options
-    @as_of_timestamp_option
-    @dry_run_option
-    @json_option
-    @now_option
-    def command(
-        dbt_args: tuple[str, ...],
-        select: tuple[str, ...],
-        exclude: tuple[str, ...],
-        full_refresh: bool,
-        as_of: datetime | None,
-        dry_run: bool,
-        as_json: bool,
-        now: datetime | None,
-    ) -> None:
-        options = runner.BuildOptions(
-            selection=dbt_selection(select, exclude, full_refresh, dbt_args),
-            as_of=as_of.isoformat() if as_of else None,
-            dry_run=dry_run,
-            now=now,
+    @dbt_run_options
+    @run_context(playbook.name)
+    def command(run: RunContext, as_json: bool) -> None:
+        done = playbooks.run_playbook(playbook, run)
+        output.finish(
+            lambda: run_document(done),
+            lambda: f"{playbook.title}\n\n{render_report(done.build)}\n{render_sections(done)}",
+            as_json=as_json,
+            exit_code=done.exit_code,
+            notes=done.build.skipped_channels,
+            problems=[done.build.error, *done.section_errors],
         )
-        run = playbooks.run_playbook(playbook.name, options)
-        for line in run.build.skipped_channels:
-            click.echo(line, err=True)
-        if as_json:
-            click.echo(run_as_json(run))
-        else:
-            click.echo(f"{playbook.title}\n")
-            click.echo(render_report(run.build))
-            click.echo(render_sections(run))
-        for problem in [run.build.error, *run.section_errors]:
-            if problem:
-                click.echo(f"ytempire: {problem}", err=True)
-        raise SystemExit(run.exit_code)
 
     return command
 

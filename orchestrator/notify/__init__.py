@@ -18,7 +18,6 @@ from orchestrator.alert import Alert, Channel, Event, Notification
 from orchestrator.notify import email, pagerduty, slack
 from orchestrator.notify.routing import (
     CHANNELS_BY_SEVERITY,
-    NOTIFIED_CHANNELS_KEY,
     RouteDecision,
     route,
     wanted_channels,
@@ -59,7 +58,6 @@ def notifications_for(
 
 __all__ = [
     "CHANNELS_BY_SEVERITY",
-    "NOTIFIED_CHANNELS_KEY",
     "NotifySettings",
     "RouteDecision",
     "SendOutcome",

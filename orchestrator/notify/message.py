@@ -5,9 +5,6 @@ from __future__ import annotations
 from orchestrator.alert import Alert, Event
 from orchestrator.notify.settings import NotifySettings
 
-# alert.extra keys the notifiers read when the caller sets them
-PREVIOUS_LEVEL_KEY = "previous_level"  # set when a trigger is an escalation to a higher level
-
 
 def event_label(alert: Alert, event: Event) -> str:
     if event is Event.RESOLVE:
@@ -53,7 +50,7 @@ def facts(alert: Alert, event: Event) -> list[tuple[str, str]]:
         ("Status", "resolved" if event is Event.RESOLVE else alert.status),
     ]
     if _escalated(alert):
-        rows.insert(1, ("Escalated from", f"level {alert.extra[PREVIOUS_LEVEL_KEY]}"))
+        rows.insert(1, ("Escalated from", f"level {alert.previous_level}"))
     return [(label, value) for label, value in rows if value]
 
 
@@ -68,5 +65,4 @@ def docs_link(alert: Alert, settings: NotifySettings) -> str | None:
 
 
 def _escalated(alert: Alert) -> bool:
-    previous = alert.extra.get(PREVIOUS_LEVEL_KEY)
-    return previous is not None and int(previous) < alert.level
+    return alert.previous_level is not None and alert.previous_level < alert.level

@@ -16,8 +16,6 @@ CHANNELS_BY_SEVERITY: dict[Severity, tuple[Channel, ...]] = {
     Severity.CRITICAL: (Channel.PAGERDUTY, Channel.SLACK_CRITICAL, Channel.EMAIL),
     Severity.WARNING: (Channel.SLACK_WARNING,),
 }
-# alert.extra key the caller sets before routing a resolve: the channels the trigger went to
-NOTIFIED_CHANNELS_KEY = "notified_channels"
 
 
 @dataclass
@@ -29,9 +27,10 @@ class RouteDecision:
 
 
 def wanted_channels(alert: Alert, event: Event) -> list[Channel]:
-    """The channels an event of `alert` goes to when every channel is configured."""
-    if event is Event.RESOLVE and alert.extra.get(NOTIFIED_CHANNELS_KEY) is not None:
-        return [Channel(name) for name in alert.extra[NOTIFIED_CHANNELS_KEY]]
+    """The channels an event of `alert` goes to when every channel is configured: a resolve
+    goes to `alert.notified_channels` when known (where the trigger went)."""
+    if event is Event.RESOLVE and alert.notified_channels is not None:
+        return list(alert.notified_channels)
     return list(CHANNELS_BY_SEVERITY[Severity(alert.severity)])
 
 

@@ -141,10 +141,26 @@ class Day:
 
 T0 = datetime(2026, 11, 15, 8, 0, tzinfo=UTC)  # the morning run
 SCALE, DAYS = 0.03, 7
-HOURS = 12
-LATE_ROWS = {3: 2, 6: 3, 9: 2}  # appended hour -> valid late rows inside the lookback
-WITHDRAWN_HOUR = 8  # before this hour's run, one cost event inside the lookback is deleted
-REPLAY_AFTER = 6  # `morning --as-of T0 - 1 day` between the hourly runs of hours 6 and 7
+
+
+@dataclass(frozen=True)
+class DayPlan:
+    """The sequence of a simulated day: how many hourly runs, and where the planted changes go."""
+
+    hours: int = 12
+    late_rows: dict[int, int] = field(  # appended hour -> valid late rows inside the lookback
+        default_factory=lambda: {3: 2, 6: 3, 9: 2}
+    )
+    withdrawn_hour: int = 8  # before this hour's run, one cost event inside the lookback goes
+    replay_after: int = 6  # `morning --as-of T0 - 1 day` between the hourly runs 6 and 7
+
+
+FULL_DAY = DayPlan()
+# The same kinds of steps in fewer hours (the system server repeats the embedded server's day).
+# The withdrawal comes two hours after the replay: the replay at T0 - 1 day rewinds the stored
+# window, and the next hourly run restores it.
+SHORT_DAY = DayPlan(hours=5, late_rows={2: 2, 5: 1}, withdrawn_hour=4, replay_after=2)
+HOURS = FULL_DAY.hours
 
 
 def hour(index: int) -> datetime:
@@ -171,23 +187,23 @@ def stored_costs(warehouse: Warehouse, cost_ids: list[int]) -> int:
     )[0][0]
 
 
-def simulate_day(day: Day) -> dict[str, Any]:
-    """generate at T0; morning; 12 x (append an hour, hourly) with late rows, a withdrawn cost
-    event and a replay of yesterday's morning; eod; a regenerate with dirty rows and a build.
+def simulate_day(day: Day, plan: DayPlan = FULL_DAY) -> dict[str, Any]:
+    """generate at T0; morning; plan.hours x (append an hour, hourly) with late rows, a withdrawn
+    cost event and a replay of yesterday's morning; eod; a regenerate with dirty rows and a build.
     Returns what the checks need to know about the planted changes."""
-    planted: dict[str, Any] = {"late_cost_ids": {}, "late_stored": {}}
+    planted: dict[str, Any] = {"late_cost_ids": {}, "late_stored": {}, "plan": plan}
     day.generate("--scale", str(SCALE), "--days", str(DAYS), "--as-of", T0.isoformat())
     day.run("morning", "morning", as_of=T0)
-    for index in range(1, HOURS + 1):
+    for index in range(1, plan.hours + 1):
         before = day.warehouse.query("select coalesce(max(cost_id), 0) from raw.costs")[0][0]
-        late = LATE_ROWS.get(index, 0)
+        late = plan.late_rows.get(index, 0)
         appended = day.generate("--append-hours", "1", "--late-rows", str(late), "--json")
         if late:
             late_rows = json.loads(appended.stdout)["injected_details"]["late_rows"]
             planted["late_cost_ids"][index] = late_rows["cost_ids"]
             stamped = [datetime.fromisoformat(moment) for moment in late_rows["incurred_at"]]
             assert all(moment < hour(index - 1) for moment in stamped)  # late: before the run
-        if index == WITHDRAWN_HOUR:
+        if index == plan.withdrawn_hour:
             withdrawn = withdraw_cost_event(day.warehouse, hour(index), before)
             planted["withdrawn_stored_before"] = stored_costs(day.warehouse, [withdrawn])
         day.run(f"hourly {index}", "hourly", as_of=hour(index))
@@ -195,14 +211,14 @@ def simulate_day(day: Day) -> dict[str, Any]:
             planted["late_stored"][index] = stored_costs(
                 day.warehouse, planted["late_cost_ids"][index]
             )
-        if index == WITHDRAWN_HOUR:
+        if index == plan.withdrawn_hour:
             planted["withdrawn_stored_after"] = stored_costs(day.warehouse, [withdrawn])
-        if index == REPLAY_AFTER:
+        if index == plan.replay_after:
             day.run("morning replay", "morning", as_of=T0 - timedelta(days=1))
-    day.run("eod", "eod", as_of=hour(HOURS))
+    day.run("eod", "eod", as_of=hour(plan.hours))
     planted["clean_deliveries"] = len(day.notify.http.received("")) + len(day.notify.smtp.messages)
     planted["clean_alert_rows"] = day.warehouse.query("select count(*) from ops.alerts_log")[0][0]
-    end = hour(HOURS)
+    end = hour(plan.hours)
     day.generate(
         "--scale", str(SCALE), "--days", str(DAYS), "--as-of", end.isoformat(),
         "--inject", "dirty_rows",
@@ -218,7 +234,7 @@ class DayChecks:
     def test_every_clean_step_exits_0_without_alert(self, day) -> None:
         simulated, planted = day
         clean = simulated.dbt_steps()[:-1]
-        assert len(clean) == HOURS + 3  # morning, 12 hourly, the replay, eod
+        assert len(clean) == planted["plan"].hours + 3  # morning, the hourly runs, replay, eod
         for step in clean:
             assert step.exit_code == 0, (step.name, step.stderr[-2000:], step.alerts)
             assert step.alerts == [] and step.events == [], (step.name, step.alerts)
@@ -257,18 +273,23 @@ class DayChecks:
                 ]
                 assert set(parents) <= built, (step.name, unique_id, set(parents) - built)
             assert not any("assert_monthly" in unique_id for unique_id in tested), step.name
+            assert not any(unique_id.startswith("unit_test.") for unique_id in tested), step.name
+        morning = next(step for step in simulated.dbt_steps() if step.name == "morning")
+        assert any(r["resource_type"] == "unit_test" for r in morning.document["results"])
 
     def test_late_rows_inside_the_lookback_reach_fct_costs(self, day) -> None:
         _, planted = day
         landed = {index: len(ids) for index, ids in planted["late_cost_ids"].items()}
-        assert landed == LATE_ROWS  # each late append landed its rows stamped before the run
-        assert planted["late_stored"] == LATE_ROWS  # and the next hourly run stored them all
+        late_rows = planted["plan"].late_rows
+        assert landed == late_rows  # each late append landed its rows stamped before the run
+        assert planted["late_stored"] == late_rows  # and the next hourly run stored them all
 
     def test_a_withdrawn_cost_event_leaves_fct_costs(self, day) -> None:
         simulated, planted = day
         assert planted["withdrawn_stored_before"] == 1
         assert planted["withdrawn_stored_after"] == 0
-        step = next(s for s in simulated.steps if s.name == f"hourly {WITHDRAWN_HOUR}")
+        withdrawn_hour = planted["plan"].withdrawn_hour
+        step = next(s for s in simulated.steps if s.name == f"hourly {withdrawn_hour}")
         assert "fct_costs" in step.built and step.mismatches["fct_costs"] == []
 
     def test_no_view_keeps_a_pinned_instant(self, day) -> None:
@@ -292,10 +313,10 @@ class DayChecks:
         assert set(final.built) == set(marts_oracle.MARTS)
 
 
-# --- a cost spike in hour 5 -----------------------------------------------------------------
+# --- a cost spike in hour 2 -----------------------------------------------------------------
 
-SPIKE_HOUR = 5
-SPIKE_HOURS = 7
+SPIKE_HOUR = 2
+SPIKE_HOURS = 4
 COST_CONDITION = "ytempire:cost_overruns:COST_PER_VIDEO"
 
 
@@ -315,7 +336,7 @@ def over_budget_in_window(day: Day, as_of: datetime) -> bool:
 
 
 def simulate_spike_day(day: Day) -> dict[str, Any]:
-    """generate at T0; morning; 7 x (append an hour, hourly) with a cost spike planted in hour 5;
+    """generate at T0; morning; 4 x (append an hour, hourly) with a cost spike planted in hour 2;
     then a replacing generate with the spike, a build, a clean generate and a build."""
     day.generate("--scale", str(SCALE), "--days", str(DAYS), "--as-of", T0.isoformat())
     day.run("morning", "morning", as_of=T0)

@@ -4,15 +4,18 @@ the SLA clock, ack/resolve by id, and the `ytempire alerts` commands."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
 import pytest
 from click.testing import CliRunner
+from psycopg.types.json import Jsonb
 
-from orchestrator import alerts_store, escalation, notify, outbox, project_vars, runner
-from orchestrator.alert import Event, Severity
+from orchestrator import alerts_store, escalation, notify, outbox, project_vars
+from orchestrator.alert import Channel, Event, Member, Severity
+from orchestrator.alert_state import apply_changes
 from orchestrator.cli import main
 from orchestrator.connection import connect
 
@@ -66,7 +69,7 @@ def _reconcile(db, alerts, now, evaluated=None):
 
 
 def _events(changes):
-    return [(c.event, c.alert.level, c.alert.extra[alerts_store.EVENT_SEQ_KEY]) for c in changes]
+    return [(c.event, c.alert.level, c.alert.event_seq) for c in changes]
 
 
 def test_new_then_cooldown_then_reminder(db, matrix):
@@ -86,6 +89,7 @@ def test_level_rise_triggers_at_once(db, matrix):
     _reconcile(db, [_alert(matrix)], T0)
     risen = _reconcile(db, [_alert(matrix, severity=Severity.CRITICAL)], T0 + timedelta(minutes=1))
     assert _events(risen) == [(Event.TRIGGER, 2, 2)]
+    assert risen[0].alert.previous_level == 1  # the trigger says it is an escalation
     assert risen[0].alert.owner == matrix.level("quota", 2).owner
     assert risen[0].alert.severity is Severity.CRITICAL
     # the same condition seen again at a lower level does not lower the alert
@@ -139,8 +143,15 @@ def test_sla_clock_escalates_1_then_2_then_3(db, matrix):
         (3, matrix.level("data_issues", 3).owner, matrix.level("data_issues", 3).action)
     ]
     assert tick(sla[0] + sla[1] + sla[2] + 600) == []  # level 3 is the top
-    seqs = [c.alert.extra[alerts_store.EVENT_SEQ_KEY] for c in second + third]
+    seqs = [c.alert.event_seq for c in second + third]
     assert seqs == [2, 3]
+    assert [c.alert.previous_level for c in second + third] == [1, 2]
+    stored = alerts_store.get_alert(db, third[0].alert.alert_id)
+    assert (stored.alert.previous_level, stored.alert.condition) == (
+        2,
+        matrix.level("data_issues", 3).condition,
+    )
+    assert stored.alert.owner_contact == matrix.contacts[stored.alert.owner]
 
 
 def test_acknowledged_alert_neither_escalates_nor_reminds(db, matrix):
@@ -161,7 +172,7 @@ def test_ack_and_resolve_by_id(db, matrix):
     alerts_store.record_channels(db, created.alert_id, ["slack_warning"])
     change = alerts_store.resolve(db, created.alert_id, by="tester", now=T0)
     assert change.event is Event.RESOLVE
-    assert change.alert.extra[alerts_store.NOTIFIED_CHANNELS_KEY] == ["slack_warning"]
+    assert change.alert.notified_channels == (Channel.SLACK_WARNING,)
     with pytest.raises(alerts_store.AlertNotFound, match="already resolved"):
         alerts_store.resolve(db, created.alert_id, by="tester", now=T0)
 
@@ -171,18 +182,18 @@ def test_events_reach_the_outbox_once_and_resolve_follows_the_trigger(db, matrix
     settings = notify.NotifySettings.from_env(SETTINGS_ENV)
     changes = _reconcile(db, [_alert(matrix, severity=Severity.CRITICAL)], T0)
     with db.transaction():
-        notes, skipped = runner.apply_changes(db, changes, settings)
+        notes, skipped = apply_changes(db, changes, settings)
     assert sorted(str(n.channel) for n in notes) == ["pagerduty", "slack_critical"]
     assert skipped == [
         "email: skipped, YTEMPIRE_SMTP_URL and YTEMPIRE_EMAIL_FROM and "
         "YTEMPIRE_ONCALL_EMAIL not set"
     ]
     with db.transaction():  # the same event again is not a second delivery
-        runner.apply_changes(db, changes, settings)
+        apply_changes(db, changes, settings)
     assert db.execute("select count(*) from ops.notification_outbox").fetchone()[0] == 2
     resolved = _reconcile(db, [], T0 + timedelta(minutes=1), evaluated=["ytempire:test.ytempire.t"])
     with db.transaction():
-        notes, _ = runner.apply_changes(db, resolved, settings)
+        notes, _ = apply_changes(db, resolved, settings)
     assert sorted((str(n.event), str(n.channel)) for n in notes) == [
         ("resolve", "pagerduty"),
         ("resolve", "slack_critical"),
@@ -191,6 +202,42 @@ def test_events_reach_the_outbox_once_and_resolve_follows_the_trigger(db, matrix
     for (payload,) in stored:
         for secret in SETTINGS_ENV.values():
             assert secret not in payload
+
+
+def test_details_are_stored_in_the_extra_column(db, matrix):
+    alert = replace(
+        _alert(matrix),
+        dbt_status="warn",
+        failures=2,
+        members=(Member(node_id="test.ytempire.t", node_name="t", status="warn", level=1),),
+    )
+    created = _reconcile(db, [alert], T0)[0].alert
+    extra = db.execute(
+        "select extra from ops.alerts_log where alert_id = %s", (created.alert_id,)
+    ).fetchone()[0]
+    assert extra == alert.details()
+    assert "event_seq" not in extra and "notified_channels" not in extra
+    assert created == replace(alert, alert_id=created.alert_id, event_seq=1, notified_channels=())
+
+
+def test_rows_stored_by_an_older_version_still_load(db):
+    """An `extra` document with keys this version does not know, and without some it does."""
+    old_details = {"node_owner": "analytics_engineer", "event_seq": 4, "retired": [1, 2]}
+    row = db.execute(
+        "insert into ops.alerts_log (dedup_key, alert_type, escalation, severity, level, owner, "
+        "action, sla_minutes, message, extra, opened_at, level_since, last_seen_at) "
+        "values ('ytempire:old', 'API_QUOTA', 'quota', 'WARNING', 1, 'analytics_engineer', "
+        "'look', 60, 'an old row', %s, %s, %s, %s) returning alert_id",
+        (Jsonb(old_details), T0, T0, T0),
+    ).fetchone()
+    stored = alerts_store.get_alert(db, row[0])
+    assert stored.alert.node_owner == "analytics_engineer"
+    assert stored.alert.event_seq == 0  # the column's, not the stale key
+    assert (stored.alert.members, stored.alert.condition, stored.alert.owner_contact) == (
+        (),
+        None,
+        None,
+    )
 
 
 def test_run_log_rows(db):
@@ -237,6 +284,12 @@ def test_alerts_commands(cli_env, db, matrix):
     document = json.loads(listed.stdout)
     assert [a["alert_id"] for a in document["alerts"]] == [created.alert_id]
     assert document["alerts"][0]["level"] == 1
+    extra = document["alerts"][0]["extra"]
+    assert (extra["event_seq"], extra["notified_channels"]) == (1, [])
+    assert (extra["node_owner"], extra["condition"]) == (
+        "analytics_engineer",
+        matrix.level("data_issues", 1).condition,
+    )
     table = cli.invoke(main, ["alerts", "list"])
     assert "data_issues" in table.stdout and str(created.alert_id) in table.stdout
 

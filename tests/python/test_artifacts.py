@@ -3,6 +3,7 @@
 The project has a fresh, a late, a stale and a missing source; a model with meta, one without,
 one that breaks; tests that pass, warn, fail (one storing its failures with a figure column)
 and one skipped downstream of the broken model. Expectations come from the rows written here.
+The alert meta rules (AlertMeta: fallback, validation) are also checked on hand-made manifests.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ from textwrap import dedent
 
 import pytest
 
-from orchestrator import artifacts, dbt_invoke, escalation, runner
-from orchestrator.artifacts import ResultKind
+from orchestrator import artifacts, dbt_invoke, dbt_stage, escalation, figures
+from orchestrator.artifacts import AlertMeta, Manifest, ResultKind
 from orchestrator.connection import connect
+from orchestrator.errors import ConfigError
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 VALUES = [1, 2, 5, 7, 7]  # m_values.v; accepted values are 1 and 2
@@ -92,6 +94,10 @@ FILES = {
                           figure_agg: max
                           figure_unit: units
           - name: m_plain
+            config:
+              meta:  # documentation meta: not alert keys, and no role as owner
+                contains_pii: false
+                owner: [alice, bob]
             columns:
               - name: id
                 data_tests:
@@ -183,16 +189,25 @@ def test_meta_inheritance(probe):
     _, results = artifacts.parse_run_results(target, manifest)
     unique = _by_name(results, "unique_m_values_id")
     # a test without its own meta takes its model's
-    assert unique.meta["alert_type"] == "COST_PER_VIDEO"
-    assert unique.meta["owner"] == "data_engineer"
+    assert unique.meta == AlertMeta(
+        alert_type="COST_PER_VIDEO", escalation="cost_overruns", owner="data_engineer"
+    )
     # a test's own meta wins, key by key, over its model's
     accepted = next(r for r in results if r.unique_id.split(".")[2].startswith("accepted_values"))
-    assert accepted.meta["alert_type"] == "API_QUOTA"
-    assert accepted.meta["escalation"] == "cost_overruns"
-    assert accepted.meta["figure_column"] == "value_field"
-    # a model without meta: the project's test default
+    assert accepted.meta == AlertMeta(
+        alert_type="API_QUOTA",
+        escalation="cost_overruns",
+        owner="data_engineer",
+        figure_column="value_field",
+        figure_agg="max",
+        figure_unit="units",
+    )
+    # a model without alert meta: the project's test default
     plain = _by_name(results, "not_null_m_plain_id")
-    assert plain.meta == PROJECT_TEST_META
+    assert plain.meta == AlertMeta(**PROJECT_TEST_META)
+    m_plain = f"model.{manifest.project_name}.m_plain"
+    assert manifest.meta_for(m_plain) == AlertMeta()  # its documentation meta is not alert meta
+    assert manifest.meta_for(m_plain) is manifest.meta_for(m_plain)  # parsed once
 
 
 def test_freshness_results_and_minutes(probe):
@@ -204,7 +219,7 @@ def test_freshness_results_and_minutes(probe):
     assert by_table["stale_t"].kind is ResultKind.ERROR
     assert 179 <= by_table["stale_t"].minutes_stale <= 185
     assert by_table["stale_t"].error_after_minutes == 60
-    assert by_table["stale_t"].meta["alert_type"] == "DATA_FRESHNESS"
+    assert by_table["stale_t"].meta.alert_type == "DATA_FRESHNESS"
     # dbt leaves a source whose query failed out of sources.json
     assert "missing_t" not in by_table
 
@@ -213,7 +228,7 @@ def test_missing_freshness_becomes_runtime_error(probe):
     warehouse, target, manifest = probe
     _, results = artifacts.parse_sources(target, manifest)
     with connect(warehouse.conn) as db:
-        reasons = runner._missing_reasons(db, manifest, results)
+        reasons = dbt_stage.missing_reasons(db, manifest, results)
     missing = artifacts.missing_freshness_results(manifest, results, reasons)
     assert [m.unique_id.rsplit(".", 1)[-1] for m in missing] == ["missing_t"]
     assert missing[0].kind is ResultKind.ERROR and missing[0].status == "runtime error"
@@ -243,11 +258,11 @@ def test_figure_is_read_from_stored_failures(probe):
     _, results = artifacts.parse_run_results(target, manifest)
     accepted = next(r for r in results if r.unique_id.split(".")[2].startswith("accepted_values"))
     with connect(warehouse.conn) as db:
-        figure = runner._figure(db, accepted)
+        figure = figures.figure_for(db, accepted)
     assert figure == f"{max(v for v in VALUES if v not in (1, 2))} units"
     plain = _by_name(results, "not_null_m_plain_id")
     with connect(warehouse.conn) as db:
-        assert runner._figure(db, plain) == "1 failing row"
+        assert figures.figure_for(db, plain) == "1 failing row"
 
 
 def test_missing_artifact_is_a_clear_error(tmp_path):
@@ -266,4 +281,150 @@ def test_missing_artifact_is_a_clear_error(tmp_path):
     ],
 )
 def test_format_figure(value, unit, column, expected):
-    assert runner.format_figure(value, unit, column) == expected
+    assert figures.format_figure(value, unit, column) == expected
+
+
+# --- alert meta on hand-made manifests ---------------------------------------------------------
+
+MODEL = "model.shop.orders"
+TEST = "test.shop.not_null_orders_id.abc"
+
+
+def _manifest(
+    model_meta: dict | None = None,
+    test_meta: dict | None = None,
+    *,
+    test_explicit: dict | None = None,
+    project_test_meta: dict | None = None,
+    extra_nodes: dict | None = None,
+) -> Manifest:
+    """A model and a test on it; `test_meta` is what dbt rendered (project default merged in),
+    `test_explicit` what the test itself set (unrendered_config)."""
+    nodes = {
+        MODEL: {
+            "resource_type": "model",
+            "package_name": "shop",
+            "name": "orders",
+            "original_file_path": "models/orders.sql",
+            "config": {"meta": model_meta or {}},
+        },
+        TEST: {
+            "resource_type": "test",
+            "package_name": "shop",
+            "name": "not_null_orders_id",
+            "original_file_path": "models/_models.yml",
+            "attached_node": MODEL,
+            "config": {"meta": test_meta or {}},
+            "unrendered_config": {"meta": test_explicit or {}},
+        },
+        **(extra_nodes or {}),
+    }
+    return Manifest(nodes, "shop", None, project_test_meta or {})
+
+
+def test_meta_fallback_test_then_model_then_project():
+    default = {"alert_type": "DATA_INTEGRITY", "escalation": "data_issues", "owner": "x_team"}
+    model = {"alert_type": "COST_PER_VIDEO", "owner": "data_engineer"}
+    own = {"alert_type": "API_QUOTA", "figure_column": "units_used", "figure_agg": "min"}
+    manifest = _manifest(model, {**default, **own}, test_explicit=own, project_test_meta=default)
+    assert manifest.meta_for(TEST) == AlertMeta(
+        alert_type="API_QUOTA",  # the test's own
+        escalation="data_issues",  # the project's: the model has none
+        owner="data_engineer",  # the model's
+        figure_column="units_used",
+        figure_agg="min",
+    )
+    # a test whose unrendered meta is just the project default has no keys of its own
+    plain = _manifest(model, default, test_explicit=default, project_test_meta=default)
+    assert plain.meta_for(TEST).alert_type == "COST_PER_VIDEO"
+    assert _manifest().meta_for(TEST) == AlertMeta()
+    assert _manifest().meta_for("test.shop.not_in_the_manifest") == AlertMeta()
+
+
+def test_models_may_carry_documentation_meta():
+    documentation = {"contains_pii": True, "owner": ["alice", "bob"], "owners": "a", "team": "b"}
+    manifest = _manifest(
+        documentation,
+        extra_nodes={
+            "test.other_package.t": {
+                "resource_type": "test",
+                "package_name": "other_package",
+                "config": {"meta": {"severity_hint": "high", "alert_type": "PACKAGE_CHECK"}},
+            },
+        },
+    )
+    manifest.check_meta()
+    assert manifest.meta_for(MODEL) == AlertMeta()  # a list of people is not a role
+    assert manifest.meta_for("test.other_package.t").alert_type == "PACKAGE_CHECK"
+    assert _manifest({"owner": "Jane Doe"}).meta_for(MODEL).owner == "Jane Doe"
+
+
+WHERE = r"test\.shop\.not_null_orders_id\.abc \(models/_models\.yml\): meta "
+
+
+@pytest.mark.parametrize(
+    ("meta", "expected"),
+    [
+        ({"escalation_level": 4}, r"`escalation_level` is 4; it must be 1, 2 or 3"),
+        ({"escalation_level": "3"}, r"`escalation_level` is '3'; it must be 1, 2 or 3"),
+        ({"escalation_level": True}, r"`escalation_level` is True; it must be 1, 2 or 3"),
+        (
+            {"figure_column": "x", "figure_agg": "avg"},
+            r"`figure_agg` is 'avg'; it must be max or min",
+        ),
+        ({"figure_unit": "%"}, r"`figure_unit` is set without `figure_column`"),
+        ({"figure_column": ""}, r"`figure_column` is ''; it must be a non-empty string"),
+        ({"alert_type": 42}, r"`alert_type` is 42; it must be an upper-case name"),
+        ({"alert_type": "data_freshness"}, r"`alert_type` is 'data_freshness'; it must be an up"),
+        ({"escalation": ["quota"]}, r"`escalation` is \['quota'\]; it must be a non-empty str"),
+        ({"owner": ["alice"]}, r"`owner` is \['alice'\]; it must be a non-empty string"),
+        (
+            {"figure_colum": "x"},
+            r"`figure_colum` is not an alert key \(did you mean `figure_column`\? allowed: "
+            r"alert_type, escalation, owner, escalation_level, figure_column, figure_agg, "
+            r"figure_unit\)",
+        ),
+        ({"team": "growth"}, r"`team` is not an alert key \(allowed: alert_type, "),
+    ],
+)
+def test_malformed_test_meta_names_node_key_and_allowed(meta, expected):
+    with pytest.raises(ConfigError, match=WHERE + expected):
+        _manifest(test_meta=meta).meta_for(TEST)
+
+
+@pytest.mark.parametrize(
+    ("meta", "expected"),
+    [
+        ({"alert_typ": "X"}, r"`alert_typ` looks like a misspelt `alert_type`: rename it"),
+        ({"Escalation": "quota"}, r"`Escalation` looks like a misspelt `escalation`"),
+        ({"escalation_level": 0}, r"`escalation_level` is 0; it must be 1, 2 or 3"),
+    ],
+)
+def test_malformed_model_meta_fails_the_model_and_its_tests(meta, expected):
+    where = r"model\.shop\.orders \(models/orders\.sql\): meta "
+    with pytest.raises(ConfigError, match=where + expected):
+        _manifest(meta).meta_for(TEST)
+
+
+def test_sources_hold_alert_keys_only():
+    source = {
+        "resource_type": "source",
+        "package_name": "shop",
+        "original_file_path": "models/_sources.yml",
+        "config": {"meta": {"alert_type": "DATA_FRESHNESS", "escalaton": "data_issues"}},
+    }
+    manifest = _manifest(extra_nodes={"source.shop.raw.orders": source})
+    with pytest.raises(
+        ConfigError,
+        match=r"source\.shop\.raw\.orders .*`escalaton` is not an alert key "
+        r"\(did you mean `escalation`\?",
+    ):
+        manifest.check_meta()
+
+
+def test_load_manifest_checks_every_node(tmp_path):
+    manifest = _manifest(test_meta={"escalation_level": 5})
+    document = {"metadata": {"project_name": "shop"}, "nodes": manifest.nodes}
+    (tmp_path / artifacts.MANIFEST).write_text(json.dumps(document))
+    with pytest.raises(ConfigError, match=r"not_null_orders_id\.abc .*`escalation_level` is 5"):
+        artifacts.load_manifest(tmp_path)

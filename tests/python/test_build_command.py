@@ -36,9 +36,11 @@ from notify_servers import (
     free_port,
 )
 
-from orchestrator import escalation, runner
+from orchestrator import conditions, escalation, lock
+from orchestrator.alert import Severity
 from orchestrator.cli import main
 from orchestrator.generate import generate
+from orchestrator.report import exit_code_for
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 AS_OF = datetime(2026, 11, 15, 12, 7, tzinfo=UTC)
@@ -301,7 +303,7 @@ def test_4_unreachable_database_is_exit_3_and_a_level_3_outage(scenario):
     [alert] = report["alerts"]
     outage = scenario.matrix.level("data_issues", 3)
     assert (alert["dedup_key"], alert["level"], alert["owner"], alert["severity"]) == (
-        runner.KEY_DATABASE_UNREACHABLE,
+        conditions.KEY_DATABASE_UNREACHABLE,
         3,
         outage.owner,
         "CRITICAL",
@@ -309,9 +311,9 @@ def test_4_unreachable_database_is_exit_3_and_a_level_3_outage(scenario):
     assert "Complete data outage" in alert["message"]
     new = scenario.pagerduty_events()[before:]
     assert [(e["dedup_key"], e["event_action"]) for e in new] == [
-        (runner.KEY_DATABASE_UNREACHABLE, "trigger")
+        (conditions.KEY_DATABASE_UNREACHABLE, "trigger")
     ]
-    assert _slack_key(scenario.slack_critical()[-1]) == runner.KEY_DATABASE_UNREACHABLE
+    assert _slack_key(scenario.slack_critical()[-1]) == conditions.KEY_DATABASE_UNREACHABLE
     # a second run during the outage, inside the cooldown, pages nobody again
     code, _, _ = scenario.build(*SELECTION, env=closed)
     assert code == 3
@@ -326,7 +328,7 @@ def test_5_clearing_the_anomalies_resolves_every_alert(scenario):
     assert code == 0, (stderr, report.get("alerts"))
     assert report["alerts"] == []
     resolved = {e["dedup_key"] for e in report["events"] if e["event"] == "resolve"}
-    assert resolved == {*scenario.triggered, runner.KEY_DATABASE_UNREACHABLE}
+    assert resolved == {*scenario.triggered, conditions.KEY_DATABASE_UNREACHABLE}
     assert scenario.query("select count(*) from ops.alerts_log where status <> 'resolved'") == [
         (0,)
     ]
@@ -357,7 +359,7 @@ def test_6_no_secret_in_anything_captured(scenario):
 
 
 def _held(scenario: Scenario) -> bool:
-    key = runner.lock_key(runner.DBT_LOCK) & 0xFFFFFFFFFFFFFFFF
+    key = lock.lock_key(lock.DBT_LOCK) & 0xFFFFFFFFFFFFFFFF
     return bool(
         scenario.query(
             "select count(*) from pg_locks where locktype = 'advisory' and granted "
@@ -442,14 +444,13 @@ def test_exit_code_from_the_alerts(severities, error, expected):
             dedup_key=f"k{i}",
             alert_type="T",
             category="quota",
-            severity=runner.Severity(s),
+            severity=Severity(s),
             level=1,
             message="m",
         )
         for i, s in enumerate(severities)
     ]
-    report = runner.BuildReport(exit_code=0, alerts=alerts, error=error)
-    assert runner._exit_code(report) == expected
+    assert exit_code_for(error, alerts) == expected
 
 
 def test_bad_escalation_file_is_exit_3_in_one_line(tmp_path):

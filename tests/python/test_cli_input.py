@@ -24,7 +24,7 @@ from click.testing import CliRunner, Result
 from orchestrator import playbooks
 from orchestrator.cli import main
 from orchestrator.commands import build as build_module
-from orchestrator.commands.options import dbt_selection, parse_now, parse_timestamp
+from orchestrator.commands.params import dbt_selection, parse_now, parse_timestamp
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 BUILD_COMMANDS = ["build", *playbooks.PLAYBOOKS]  # build, morning, hourly, eod, weekly, monthly

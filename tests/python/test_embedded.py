@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-from orchestrator import connection
+from orchestrator import connection, database
 from orchestrator.cli import main
 from orchestrator.connection import Connection, connect
 from orchestrator.errors import ConfigError, DatabaseUnavailable
@@ -55,7 +55,7 @@ def test_unreachable_configured_server_is_one_clear_sentence(
     assert result.exit_code == 3
     assert "Cannot reach PostgreSQL at postgresql://" in result.output
     assert "Traceback" not in result.output
-    with pytest.raises(DatabaseUnavailable), connect(connection.resolve()):
+    with pytest.raises(DatabaseUnavailable), connect(database.resolve()):
         pass
 
 

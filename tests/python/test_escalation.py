@@ -3,18 +3,36 @@
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 
 import pytest
 import yaml
 
 from orchestrator import escalation, project_vars
-from orchestrator.alert import Severity
-from orchestrator.artifacts import NodeResult, ResultKind
+from orchestrator.alert import Alert, Contact, Member, Severity
+from orchestrator.artifacts import AlertMeta, NodeResult, ResultKind
 from orchestrator.errors import ConfigError
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 ESCALATION_FILE = PROJECT_DIR / "config" / "escalation.yml"
+COLUMNS = (  # the fields of Alert that are columns of ops.alerts_log
+    "dedup_key",
+    "alert_type",
+    "escalation",
+    "severity",
+    "level",
+    "owner",
+    "action",
+    "sla_minutes",
+    "message",
+    "figure",
+    "node_id",
+    "node_name",
+    "docs_url",
+    "status",
+    "alert_id",
+)
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +45,7 @@ def matrix() -> escalation.Matrix:
     return escalation.load(ESCALATION_FILE)
 
 
-def _result(kind: ResultKind, meta: dict | None = None, **fields) -> NodeResult:
+def _result(kind: ResultKind, meta: AlertMeta | None = None, **fields) -> NodeResult:
     values = {
         "unique_id": "test.ytempire.assert_something",
         "resource_type": "test",
@@ -36,7 +54,7 @@ def _result(kind: ResultKind, meta: dict | None = None, **fields) -> NodeResult:
         "kind": kind,
         "origin": "build",
         "failures": 3,
-        "meta": meta or {},
+        "meta": meta or AlertMeta(),
     }
     values.update(fields)
     return NodeResult(**values)
@@ -137,7 +155,7 @@ def test_env_var_names_another_file(monkeypatch, tmp_path):
 
 
 def test_warning_is_level_1_with_the_nodes_owner(matrix):
-    meta = {"alert_type": "API_QUOTA", "escalation": "quota", "owner": "data_engineer"}
+    meta = AlertMeta(alert_type="API_QUOTA", escalation="quota", owner="data_engineer")
     alert = escalation.alert_for_result(
         matrix, _result(ResultKind.WARN, meta), "7,812 units", "http://docs.example"
     )
@@ -152,19 +170,17 @@ def test_warning_is_level_1_with_the_nodes_owner(matrix):
 
 @pytest.mark.parametrize("kind", [ResultKind.FAIL, ResultKind.ERROR])
 def test_failure_is_level_2_with_the_matrix_owner(matrix, kind):
-    meta = {
-        "alert_type": "COST_PER_VIDEO",
-        "escalation": "cost_overruns",
-        "owner": "analytics_engineer",
-    }
+    meta = AlertMeta(
+        alert_type="COST_PER_VIDEO", escalation="cost_overruns", owner="analytics_engineer"
+    )
     alert = escalation.alert_for_result(matrix, _result(kind, meta))
     assert (alert.severity, alert.level) == (Severity.CRITICAL, 2)
     assert alert.owner == matrix.level("cost_overruns", 2).owner
-    assert alert.extra["node_owner"] == "analytics_engineer"
+    assert alert.node_owner == "analytics_engineer"
 
 
 def test_node_can_declare_a_system_wide_failure(matrix):
-    meta = {"alert_type": "DAILY_COST", "escalation": "cost_overruns", "escalation_level": 3}
+    meta = AlertMeta(alert_type="DAILY_COST", escalation="cost_overruns", escalation_level=3)
     alert = escalation.alert_for_result(matrix, _result(ResultKind.FAIL, meta))
     assert alert.level == 3 and alert.owner == matrix.level("cost_overruns", 3).owner
     warned = escalation.alert_for_result(matrix, _result(ResultKind.WARN, meta))
@@ -172,19 +188,21 @@ def test_node_can_declare_a_system_wide_failure(matrix):
 
 
 def test_node_without_meta_still_alerts_as_data_issues(matrix):
-    alert = escalation.alert_for_result(matrix, _result(ResultKind.ERROR, {}))
+    alert = escalation.alert_for_result(matrix, _result(ResultKind.ERROR))
     assert alert.escalation == "data_issues" and alert.alert_type == escalation.DEFAULT_ALERT_TYPE
     assert alert.level == 2 and alert.owner == matrix.level("data_issues", 2).owner
 
 
 def test_unknown_category_is_kept_visible(matrix):
-    alert = escalation.alert_for_result(matrix, _result(ResultKind.FAIL, {"escalation": "typo"}))
-    assert alert.escalation == "data_issues"
-    assert alert.extra["unknown_escalation"] == "typo"
+    meta = AlertMeta(escalation="typo", owner="nobody")
+    alert = escalation.alert_for_result(matrix, _result(ResultKind.WARN, meta))
+    assert alert.escalation == "data_issues" and alert.unknown_escalation == "typo"
+    assert alert.owner == matrix.level("data_issues", 1).owner and alert.unknown_owner == "nobody"
+    assert escalation.condition_key(matrix, meta) == "ytempire:data_issues:DBT_RESULT"
 
 
 def test_escalated_goes_one_level_up(matrix):
-    meta = {"alert_type": "DATA_FRESHNESS", "escalation": "data_issues"}
+    meta = AlertMeta(alert_type="DATA_FRESHNESS", escalation="data_issues")
     first = escalation.alert_for_result(matrix, _result(ResultKind.WARN, meta))
     second = escalation.escalated(matrix, first)
     third = escalation.escalated(matrix, second)
@@ -193,13 +211,16 @@ def test_escalated_goes_one_level_up(matrix):
         matrix.level("data_issues", n).owner for n in (2, 3)
     ]
     assert second.severity is Severity.CRITICAL
+    assert (first.previous_level, second.previous_level, third.previous_level) == (None, 1, 2)
+    assert third.condition == matrix.level("data_issues", 3).condition
+    assert third.owner_contact == matrix.contacts[third.owner]
     assert escalation.escalated(matrix, third).level == 3  # the top stays the top
 
 
 def test_freshness_message_quotes_minutes_and_limits(matrix):
     result = _result(
         ResultKind.ERROR,
-        {"escalation": "data_issues"},
+        AlertMeta(escalation="data_issues"),
         origin="freshness",
         resource_type="source",
         name="raw.video_stats",
@@ -226,7 +247,7 @@ def test_project_vars_come_from_dbt_project_yml():
 
 
 def test_one_alert_per_condition_the_worst_member_speaks(matrix):
-    meta = {"alert_type": "DATA_FRESHNESS", "escalation": "data_issues"}
+    meta = AlertMeta(alert_type="DATA_FRESHNESS", escalation="data_issues")
     source = _result(
         ResultKind.ERROR,
         meta,
@@ -248,7 +269,7 @@ def test_one_alert_per_condition_the_worst_member_speaks(matrix):
         failures=None,
     )
     mart_test = _result(ResultKind.FAIL, meta, name="assert_data_not_stale", failures=1)
-    quota = _result(ResultKind.WARN, {"alert_type": "API_QUOTA", "escalation": "quota"})
+    quota = _result(ResultKind.WARN, AlertMeta(alert_type="API_QUOTA", escalation="quota"))
     alerts = [
         escalation.alert_for_result(matrix, result, figure)
         for result, figure in (
@@ -258,7 +279,7 @@ def test_one_alert_per_condition_the_worst_member_speaks(matrix):
             (source, "182 minutes stale"),
         )
     ]
-    merged = escalation.merge_conditions(matrix, alerts)
+    merged = escalation.merge_conditions(alerts)
     assert [a.dedup_key for a in merged] == [
         "ytempire:data_issues:DATA_FRESHNESS",
         "ytempire:quota:API_QUOTA",
@@ -272,9 +293,83 @@ def test_one_alert_per_condition_the_worst_member_speaks(matrix):
     assert freshness.node_id == "source.ytempire.raw.video_stats"
     assert freshness.owner == matrix.level("data_issues", 2).owner
     assert "also: assert_data_not_stale, raw.revenue" in freshness.message
-    assert [m["node_name"] for m in freshness.extra["members"]] == [
+    assert [m.node_name for m in freshness.members] == [
         "raw.video_stats",
         "assert_data_not_stale",
         "raw.revenue",
     ]
     assert merged[1] is alerts[2]
+
+
+def _freshness_alert(matrix) -> Alert:
+    result = _result(
+        ResultKind.ERROR,
+        AlertMeta(alert_type="DATA_FRESHNESS", escalation="data_issues", owner="data_engineer"),
+        origin="freshness",
+        resource_type="source",
+        unique_id="source.ytempire.raw.video_stats",
+        name="raw.video_stats",
+        status="error",
+        minutes_stale=182.44,
+        failures=None,
+    )
+    return escalation.alert_for_result(matrix, result, "182 minutes stale")
+
+
+def test_alert_carries_what_dbt_reported_and_the_matrix_said(matrix):
+    alert = _freshness_alert(matrix)
+    assert (alert.dbt_status, alert.failures, alert.minutes_stale) == ("error", None, 182.4)
+    assert alert.members == (
+        Member(
+            node_id="source.ytempire.raw.video_stats",
+            node_name="raw.video_stats",
+            status="error",
+            figure="182 minutes stale",
+            level=2,
+        ),
+    )
+    assert alert.condition == matrix.level("data_issues", 2).condition
+    assert alert.owner_contact == matrix.contacts[alert.owner]
+    assert (alert.node_owner, alert.unknown_owner, alert.unknown_escalation) == (
+        "data_engineer",
+        None,
+        None,
+    )
+    assert (alert.previous_level, alert.event_seq, alert.notified_channels) == (None, 0, None)
+
+
+def test_details_are_stored_and_read_back(matrix):
+    alert = escalation.escalated(matrix, _freshness_alert(matrix))
+    stored = json.loads(json.dumps(alert.details()))  # what the jsonb column gives back
+    assert stored["members"][0]["node_name"] == "raw.video_stats"
+    assert stored["previous_level"] == 2 and stored["minutes_stale"] == 182.4
+    assert "event_seq" not in stored and "notified_channels" not in stored
+    bare = Alert(**{name: getattr(alert, name) for name in COLUMNS})
+    assert bare.with_details(stored) == alert
+
+
+def test_details_of_older_rows_still_load(matrix):
+    """Unknown keys are ignored, missing ones keep their defaults."""
+    bare = Alert(**{name: getattr(_freshness_alert(matrix), name) for name in COLUMNS})
+    loaded = bare.with_details(
+        {
+            "node_owner": "data_engineer",
+            "members": [{"node_id": "source.x.raw.y", "status": "warn", "retired_key": 1}],
+            "owner_contact": {"slack": "#data-eng", "phone": "555"},
+            "a_key_from_an_older_version": {"anything": True},
+        }
+    )
+    assert loaded.node_owner == "data_engineer"
+    assert loaded.members == (Member(node_id="source.x.raw.y", status="warn"),)
+    assert loaded.owner_contact == Contact(role=bare.owner, slack="#data-eng")
+    assert (loaded.condition, loaded.previous_level, loaded.minutes_stale) == (None, None, None)
+    assert bare.with_details(None) == bare == bare.with_details({})
+
+
+def test_to_dict_keeps_the_extra_section_of_the_json_document(matrix):
+    alert = _freshness_alert(matrix)
+    document = json.loads(json.dumps(alert.to_dict()))
+    assert set(document) == {*COLUMNS, "extra"}
+    assert document["severity"] == "CRITICAL" and document["level"] == 2
+    assert document["extra"] == {**alert.details(), "event_seq": 0}
+    assert document["extra"]["members"][0]["figure"] == "182 minutes stale"

@@ -44,7 +44,7 @@ def make_alert(
     level: int | None = None,
     alert_id: int | None = 7,
     dedup_key: str = "ytempire:test.ytempire.assert_cost_per_video_under_critical",
-    **extra: Any,
+    **details: Any,
 ) -> Alert:
     critical = severity is Severity.CRITICAL
     return Alert(
@@ -61,7 +61,7 @@ def make_alert(
         node_id="test.ytempire.assert_cost_per_video_under_critical",
         node_name="assert_cost_per_video_under_critical",
         alert_id=alert_id,
-        extra=dict(extra),
+        **details,
     )
 
 
@@ -172,7 +172,9 @@ def test_unconfigured_channels_are_skipped_with_one_line_each(notify_env: Notify
 
 def test_resolve_goes_where_the_trigger_went(notify_env: NotifyEnv) -> None:
     settings = notify_env.settings()
-    escalated = make_alert(Severity.CRITICAL, notified_channels=["slack_warning", "pagerduty"])
+    escalated = make_alert(
+        Severity.CRITICAL, notified_channels=(Channel.SLACK_WARNING, Channel.PAGERDUTY)
+    )
     decision = route(escalated, Event.RESOLVE, settings)
     assert decision.channels == [Channel.SLACK_WARNING, Channel.PAGERDUTY]
     assert route(make_alert(), Event.RESOLVE, settings).channels == CRITICAL_CHANNELS

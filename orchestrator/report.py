@@ -1,0 +1,161 @@
+"""What a run produced (`BuildReport`), as the commands print it and `--json` documents it, and
+the exit code cron reads from it."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from orchestrator import alerts_store
+from orchestrator.alert import Alert, Event, Notification, Severity
+from orchestrator.alerts_store import Change
+from orchestrator.artifacts import NodeResult, ResultKind
+from orchestrator.errors import EXIT_COULD_NOT_RUN, EXIT_FAILURES, EXIT_OK, EXIT_WARNINGS
+
+
+@dataclass
+class PlannedNotification:
+    alert_id: int | None
+    dedup_key: str
+    event: str
+    channel: str
+    level: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def planned(notes: list[Notification]) -> list[PlannedNotification]:
+    return [
+        PlannedNotification(
+            note.alert.alert_id,
+            note.alert.dedup_key,
+            str(note.event),
+            str(note.channel),
+            note.alert.level,
+        )
+        for note in notes
+    ]
+
+
+@dataclass
+class Delivery:
+    sent: int = 0
+    pending: int = 0
+    dead: int = 0
+
+    @classmethod
+    def of(cls, outcome: Any) -> Delivery:
+        """From outbox.deliver_pending / deliver_direct (lists or counts per state)."""
+        return cls(*(count_of(outcome, name) for name in ("sent", "pending", "dead")))
+
+
+def count_of(delivery: Any, name: str) -> int:
+    value = getattr(delivery, name, 0)
+    return len(value) if isinstance(value, list | tuple | set) else int(value or 0)
+
+
+@dataclass
+class BuildReport:
+    exit_code: int
+    results: list[NodeResult] = field(default_factory=list)
+    alerts: list[Alert] = field(default_factory=list)
+    changes: list[Change] = field(default_factory=list)
+    planned: list[PlannedNotification] = field(default_factory=list)
+    skipped_channels: list[str] = field(default_factory=list)
+    delivery: Delivery = field(default_factory=Delivery)
+    run_id: int | None = None
+    dbt_invocation_id: str | None = None
+    dbt_invocation_ids: list[str] = field(default_factory=list)  # a build of everything: two
+    freshness_invocation_id: str | None = None
+    error: str | None = None
+    dry_run: bool = False
+    command: str = "build"
+
+    @property
+    def delivered(self) -> int:
+        return self.delivery.sent
+
+    @property
+    def pending(self) -> int:
+        return self.delivery.pending
+
+    @property
+    def dead(self) -> int:
+        return self.delivery.dead
+
+    def counts(self) -> dict[str, int]:
+        counted = Counter(str(result.kind) for result in self.results)
+        return {str(kind): counted.get(str(kind), 0) for kind in ResultKind}
+
+    def to_dict(self) -> dict[str, Any]:
+        events = {change.alert.dedup_key: str(change.event) for change in self.changes}
+        return {
+            "command": self.command,
+            "exit_code": self.exit_code,
+            "dry_run": self.dry_run,
+            "run_id": self.run_id,
+            "dbt_invocation_id": self.dbt_invocation_id,
+            "dbt_invocation_ids": self.dbt_invocation_ids,
+            "freshness_invocation_id": self.freshness_invocation_id,
+            "error": self.error,
+            "counts": self.counts(),
+            "results": [result.to_dict() for result in self.results],
+            "alerts": [
+                {**alert_summary(alert), "event": events.get(alert.dedup_key)}
+                for alert in self.alerts
+            ],
+            "events": [
+                {**alert_summary(change.alert), "event": str(change.event)}
+                for change in self.changes
+            ],
+            "notifications": [note.to_dict() for note in self.planned],
+            "skipped_channels": self.skipped_channels,
+            "delivery": {"sent": self.delivered, "pending": self.pending, "dead": self.dead},
+        }
+
+    def summary(self) -> alerts_store.RunSummary:
+        """The run's ops.run_log row."""
+        return alerts_store.RunSummary(
+            status="dry-run" if self.dry_run else ("error" if self.error else "finished"),
+            exit_code=self.exit_code,
+            dbt_invocation_id=self.dbt_invocation_id,
+            freshness_invocation_id=self.freshness_invocation_id,
+            counts=self.counts(),
+            alerts_raised=sum(1 for c in self.changes if c.event is Event.TRIGGER),
+            alerts_resolved=sum(1 for c in self.changes if c.event is Event.RESOLVE),
+            notifications_enqueued=len(self.planned),
+            notifications_sent=self.delivered,
+            error=self.error,
+        )
+
+
+def alert_summary(alert: Alert) -> dict[str, Any]:
+    return {
+        "alert_id": alert.alert_id,
+        "dedup_key": alert.dedup_key,
+        "alert_type": alert.alert_type,
+        "escalation": alert.escalation,
+        "severity": str(alert.severity),
+        "level": alert.level,
+        "owner": alert.owner,
+        "action": alert.action,
+        "sla_minutes": alert.sla_minutes,
+        "figure": alert.figure,
+        "message": alert.message,
+        "node_id": alert.node_id,
+        "docs_url": alert.docs_url,
+        "status": alert.status,
+    }
+
+
+def exit_code_for(error: str | None, alerts: list[Alert]) -> int:
+    """3 could not run, 2 a critical alert, 1 warnings only, 0 clean."""
+    if error:
+        return EXIT_COULD_NOT_RUN
+    if any(alert.severity is Severity.CRITICAL for alert in alerts):
+        return EXIT_FAILURES
+    if alerts:
+        return EXIT_WARNINGS
+    return EXIT_OK
