@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 
 import psycopg
 
-from orchestrator import alerts_store, notify, outbox
+from orchestrator import alert_lifecycle, alerts_store, notify, outbox
 from orchestrator.alert import Alert, Event, Notification
-from orchestrator.alerts_store import Change
+from orchestrator.alert_lifecycle import Change
 from orchestrator.conditions import Conditions
 from orchestrator.context import RunContext
 
@@ -34,7 +34,7 @@ def reconcile(
     outcome = StateOutcome(alerts=list(conditions.alerts))
     try:
         with db.transaction():
-            outcome.changes = alerts_store.reconcile(
+            outcome.changes = alert_lifecycle.reconcile(
                 db,
                 conditions.alerts,
                 evaluated_keys=conditions.evaluated,
@@ -42,7 +42,7 @@ def reconcile(
                 cooldown_minutes=ctx.settings.project.alert_cooldown_minutes,
                 run_id=run_id,
             )
-            outcome.changes += alerts_store.escalate_overdue(
+            outcome.changes += alert_lifecycle.escalate_overdue(
                 db, ctx.settings.matrix, now=ctx.clock, run_id=run_id
             )
             outcome.notes, outcome.skipped_channels = apply_changes(
@@ -91,5 +91,5 @@ def apply_changes(
         outbox.enqueue(db, notes)
     for note in notes:
         if note.event is not Event.RESOLVE and note.alert.alert_id is not None:
-            alerts_store.record_channels(db, note.alert.alert_id, [str(note.channel)])
+            alert_lifecycle.record_channels(db, note.alert.alert_id, [str(note.channel)])
     return notes, skipped

@@ -16,6 +16,7 @@ from orchestrator import escalation, figures
 from orchestrator.alert import Alert, Severity
 from orchestrator.context import RunContext
 from orchestrator.dbt_stage import DbtOutcome
+from orchestrator.escalation_matrix import Matrix
 
 SYSTEM = "ytempire:system:"
 
@@ -66,16 +67,18 @@ def evaluate(ctx: RunContext, db: psycopg.Connection, outcome: DbtOutcome) -> Co
 
 
 def system_alert(
-    matrix: escalation.Matrix, condition: SystemCondition, message: str, figure: str | None = None
+    matrix: Matrix, condition: SystemCondition, message: str, figure: str | None = None
 ) -> Alert:
     return escalation.place(
         matrix,
-        dedup_key=condition.key,
-        alert_type=condition.alert_type,
-        category=condition.category,
-        severity=Severity.CRITICAL,
-        level=condition.level,
-        message=message,
-        figure=figure,
-        node_name=condition.key.removeprefix(SYSTEM),
+        escalation.Placement(
+            dedup_key=condition.key,
+            alert_type=condition.alert_type,
+            category=condition.category,
+            severity=Severity.CRITICAL,
+            level=condition.level,
+            message=message,
+            figure=figure,
+            node_name=condition.key.removeprefix(SYSTEM),
+        ),
     )

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from orchestrator import database, escalation, notify, paths, project_vars
+from orchestrator import database, escalation_matrix, notify, paths, project_vars
 from orchestrator.connection import Connection
 
 ENV_TARGET_PATH = "YTEMPIRE_TARGET_PATH"
@@ -30,7 +30,7 @@ class Settings:
     project_dir: Path
     target_path: Path  # dbt's target folder (YTEMPIRE_TARGET_PATH, default <project>/target)
     outage_file: Path  # where an outage notified without the database is remembered
-    matrix: escalation.Matrix
+    matrix: escalation_matrix.Matrix
     notify: notify.NotifySettings
     project: project_vars.ProjectVars
 
@@ -41,7 +41,7 @@ class Settings:
             project_dir=root,
             target_path=_target_path(root),
             outage_file=_outage_file(root),
-            matrix=escalation.load(escalation.default_path(root)),
+            matrix=escalation_matrix.load(escalation_matrix.default_path(root)),
             notify=notify.NotifySettings.from_env(),
             project=project_vars.load(root),
         )

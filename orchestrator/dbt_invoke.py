@@ -15,21 +15,17 @@ subprocess instead (`capture=False`), so a person sees dbt's own output.
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import json
 import logging
 import os
 import subprocess
 import sys
 import time
-from collections import deque
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from orchestrator import paths
+from orchestrator import dbt_inprocess, paths
 from orchestrator.connection import Connection, pgoptions_with_as_of
 from orchestrator.errors import ConfigError, DbtFailed
 
@@ -41,11 +37,6 @@ DBT_EXIT_NODE_FAILURES = 1
 DBT_EXIT_CANNOT_RUN = 2
 
 ENV_PROFILES_DIR = "DBT_PROFILES_DIR"
-# Commands that take a parsed manifest (everything that reads the project but does not change it).
-MANIFEST_COMMANDS = {"build", "run", "test", "seed", "snapshot", "compile", "show", "list", "ls",
-                     "source", "run-operation", "docs", "retry", "clone"}  # fmt: skip
-OUTPUT_LINES_KEPT = 200
-PROJECT_FOLDERS = ("models", "macros", "tests", "seeds", "snapshots", "analyses")
 
 
 @dataclass
@@ -137,7 +128,16 @@ def run(
     log.info("running dbt %s", " ".join(args))
     started = time.monotonic()
     if capture:
-        invocation = _in_process(arguments, env, project_dir, target_path)
+        outcome = dbt_inprocess.invoke(arguments, env, project_dir)
+        invocation = DbtInvocation(
+            arguments,
+            outcome.returncode,
+            target_path,
+            0.0,
+            stdout=outcome.output,
+            error=outcome.error,
+            parsed=outcome.parsed,
+        )
     else:
         completed = subprocess.run(
             [dbt_executable(), *arguments], cwd=project_dir, env=env, check=False
@@ -153,174 +153,3 @@ def run(
         " (parsed)" if invocation.parsed else "",
     )
     return invocation
-
-
-# --- in process --------------------------------------------------------------------------------
-
-
-_manifests: dict[str, Any] = {}  # cache key -> dbt's parsed Manifest, for this process
-
-
-def clear_cache() -> None:
-    """Forget the parsed manifests (the next invocation parses again)."""
-    _manifests.clear()
-
-
-def _in_process(
-    arguments: list[str], env: dict[str, str], project_dir: Path, target_path: Path
-) -> DbtInvocation:
-    from dbt.cli.main import dbtRunner  # dbt imports in ~1.5 s: only when a command runs dbt
-
-    lines: deque[str] = deque(maxlen=OUTPUT_LINES_KEPT)
-    errors: list[str] = []  # a run-operation's error (dbt reports it as an event only)
-    callbacks = [_collector(lines, errors)]
-    flags = ["--log-level", "none", "--log-level-file", "debug"]
-    key = _cache_key(arguments, env, project_dir, target_path)
-    with _environment(env):
-        manifest = _manifests.get(key) if key else None
-        parsed = False
-        if key and manifest is None and _takes_manifest(arguments):
-            parse = dbtRunner(callbacks=callbacks).invoke([*flags, "parse", *_vars_of(arguments)])
-            if not parse.success:
-                return _invocation(arguments, parse, target_path, (lines, errors), parsed=True)
-            manifest = _manifests[key] = parse.result
-            parsed = True
-        runner = dbtRunner(manifest=manifest, callbacks=callbacks)
-        result = runner.invoke([*flags, *arguments])
-    return _invocation(arguments, result, target_path, (lines, errors), parsed)
-
-
-def _takes_manifest(arguments: list[str]) -> bool:
-    command = next((word for word in arguments if not word.startswith("-")), "")
-    return command in MANIFEST_COMMANDS
-
-
-def _vars_of(arguments: list[str]) -> list[str]:
-    if "--vars" not in arguments:
-        return []
-    index = arguments.index("--vars")
-    return arguments[index : index + 2]
-
-
-def _cache_key(
-    arguments: list[str], env: dict[str, str], project_dir: Path, target_path: Path
-) -> str | None:
-    """What a parse depends on: the project's files, the profile's variables, the `--vars`."""
-    if not _takes_manifest(arguments):
-        return None
-    settings = sorted(
-        (name, value)
-        for name, value in env.items()
-        if (name.startswith(("PG", "DBT_", "YTEMPIRE_DBT_")) and name != "PGOPTIONS")
-    )
-    document = json.dumps(
-        [
-            str(project_dir),
-            str(target_path),
-            settings,
-            _vars_of(arguments),
-            _project_stamp(project_dir),
-        ]
-    )
-    return hashlib.sha256(document.encode()).hexdigest()
-
-
-def _project_stamp(project_dir: Path) -> list[Any]:
-    """Every project file's name, size and mtime: an edited model is parsed again."""
-    stamp: list[Any] = []
-    for name in ("dbt_project.yml", "profiles.yml", "packages.yml", "selectors.yml"):
-        path = project_dir / name
-        if path.is_file():
-            info = path.stat()
-            stamp.append((name, info.st_size, info.st_mtime_ns))
-    for folder in PROJECT_FOLDERS:
-        for path in sorted((project_dir / folder).rglob("*")):
-            if path.is_file():
-                info = path.stat()
-                stamp.append((str(path.relative_to(project_dir)), info.st_size, info.st_mtime_ns))
-    return stamp
-
-
-@contextlib.contextmanager
-def _environment(env: dict[str, str]) -> Iterator[None]:
-    """os.environ is `env` for the duration (dbt and libpq read the process environment)."""
-    saved = dict(os.environ)
-    os.environ.clear()
-    os.environ.update(env)
-    try:
-        yield
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-
-
-OPERATION_ERROR_EVENTS = ("RunningOperationCaughtError", "RunningOperationUncaughtError")
-
-
-def _collector(lines: deque[str], errors: list[str]) -> Any:
-    echo = logging.getLogger("dbt").isEnabledFor(logging.DEBUG) or log.isEnabledFor(logging.DEBUG)
-
-    def collect(event: Any) -> None:
-        info = event.info
-        if info.name in OPERATION_ERROR_EVENTS:
-            errors.append(str(event.data.exc))
-        if info.level == "debug" or not info.msg:
-            return
-        lines.append(str(info.msg))
-        if echo:
-            print(info.msg, file=sys.stderr, flush=True)
-
-    return collect
-
-
-def _invocation(
-    arguments: list[str],
-    result: Any,
-    target_path: Path,
-    output: tuple[deque[str], list[str]],
-    parsed: bool,
-) -> DbtInvocation:
-    lines, errors = output
-    if result.success:
-        code, error = DBT_EXIT_OK, None
-    elif result.exception is not None:
-        code, error = DBT_EXIT_CANNOT_RUN, _one_sentence(result.exception)
-    else:
-        code = DBT_EXIT_NODE_FAILURES
-        error = _operation_error(errors[-1]) if errors else _first_failure(result.result)
-    return DbtInvocation(
-        args=arguments,
-        returncode=code,
-        target_path=target_path,
-        seconds=0.0,
-        stdout="\n".join(lines),
-        error=error,
-        parsed=parsed,
-    )
-
-
-def _operation_error(text: str) -> str:
-    """dbt's reason without its "Compilation Error in macro ..." header and "> in macro" stack."""
-    kept = [
-        line.strip()
-        for line in text.splitlines()
-        if line.strip()
-        and not line.strip().startswith(">")
-        and not line.strip().startswith(("Compilation Error in macro", "Runtime Error in macro"))
-    ]
-    return " ".join(" ".join(kept).split()) or text.strip()
-
-
-def _one_sentence(exception: BaseException) -> str:
-    text = " ".join(str(exception).split())
-    return text or type(exception).__name__
-
-
-def _first_failure(result: Any) -> str | None:
-    """The message of the first node that errored or failed (run-operation: its error)."""
-    for node_result in getattr(result, "results", None) or []:
-        status = str(getattr(node_result, "status", "")).lower()
-        if status in ("error", "fail", "runtime error"):
-            message = getattr(node_result, "message", None)
-            return _one_sentence(Exception(message)) if message else status
-    return None

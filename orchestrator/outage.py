@@ -12,18 +12,19 @@ from typing import Any
 
 import psycopg
 
-from orchestrator import alerts_store, escalation, notify, outbox
+from orchestrator import alert_lifecycle, direct_delivery, notify
 from orchestrator.alert import Alert, Event
-from orchestrator.alerts_store import Change
+from orchestrator.alert_lifecycle import Change
 from orchestrator.conditions import DATABASE_UNREACHABLE, system_alert
 from orchestrator.context import RunContext
 from orchestrator.errors import EXIT_COULD_NOT_RUN
+from orchestrator.escalation_matrix import Matrix
 from orchestrator.report import BuildReport, Delivery, planned
 
 log = logging.getLogger(__name__)
 
 
-def outage_alert(matrix: escalation.Matrix, reason: str) -> Alert:
+def outage_alert(matrix: Matrix, reason: str) -> Alert:
     return system_alert(
         matrix, DATABASE_UNREACHABLE, f"Complete data outage: {reason}", "database unreachable"
     )
@@ -53,7 +54,7 @@ def notify_outage(ctx: RunContext, reason: str) -> BuildReport:
     if ctx.request.dry_run:
         return report
     if notes:
-        report.delivery = Delivery.of(outbox.deliver_direct(notes, ctx.settings.notify))
+        report.delivery = Delivery.of(direct_delivery.deliver_direct(notes, ctx.settings.notify))
     channels = sorted({*(state or {}).get("channels", []), *(str(n.channel) for n in notes)})
     _write_state(ctx, alert, state, channels)
     return report
@@ -88,7 +89,7 @@ def adopt(ctx: RunContext, db: psycopg.Connection) -> Alert | None:
     if state is None or ctx.request.dry_run:
         return None
     reason = str(state.get("message", "")).removeprefix("Complete data outage: ")
-    stored = alerts_store.adopt(
+    stored = alert_lifecycle.adopt(
         db,
         outage_alert(ctx.settings.matrix, reason),
         opened_at=datetime.fromisoformat(state["opened_at"]),

@@ -1,34 +1,21 @@
-"""The notification outbox (`ops.notification_outbox`): write first, send, then mark sent.
+"""The notification outbox, `ops.notification_outbox`: write first, send, then mark sent.
 
-- `enqueue(db, notifications)` renders each notification (no secrets) and stores it as a
-  pending row, idempotently: one row per `event_key` (alert, event, level, channel, sequence),
-  so one event of one alert is delivered at most once per channel.
-- `deliver_pending(db, settings)` sends every pending row that is due, each inside its own
-  transaction with the row locked (`for update skip locked`: two deliverers never send the same
-  row), retrying in-process with bounded backoff. A row is marked `sent` only on an
-  acknowledgement (HTTP 2xx, SMTP OK); a retryable failure leaves it `pending` for the next run
-  (after Retry-After when the server gave one); a permanent refusal (4xx other than 408/425/429,
-  SMTP 5xx) makes it `dead` with the reason and an error log line.
-- `deliver_direct(notifications, settings)` is for when the database is down: the same
-  sending and retries without the outbox. What it sends and what it could not send is appended
-  to `.ytempire/undelivered.jsonl`; the next `deliver_pending` with a database moves those lines
-  into the outbox (undelivered ones as pending, so they are sent then) and deletes the file.
+This module owns the table and every statement on it: the schema, the stored form of a
+notification (rendered, no secrets), `enqueue` (idempotent: one row per `event_key`, so one event
+of one alert is delivered at most once per channel), `notified_channels`, and what a deliverer
+does to a row: the due rows, `claim` (the row locked, `for update skip locked`: two deliverers
+never send the same row) and the marks (`mark_sent`, `mark_dead`, `mark_retry`,
+`note_not_tried`). Sending lives in `orchestrator.outbox_delivery`; the file used while the
+database is down in `orchestrator.undelivered`.
 
-Secrets are never stored: webhook URLs and the routing key are added at send time, and every
-error text is passed through `NotifySettings.redact` before it is logged or stored.
+Secrets are never stored: webhook URLs and the routing key are added at send time, and the
+payload is passed through `NotifySettings.redact` before it is stored.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import logging
-import os
-import time
-from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
-from pathlib import Path
+from collections.abc import Iterable
 from typing import Any
 
 import psycopg
@@ -39,9 +26,6 @@ from orchestrator import notify
 from orchestrator.alert import Channel, Notification
 from orchestrator.notify import message
 from orchestrator.notify.settings import NotifySettings
-from orchestrator.notify.transport import Attempted, send_with_retries
-
-log = logging.getLogger(__name__)
 
 STATUS_PENDING = "pending"
 STATUS_SENT = "sent"
@@ -86,65 +70,6 @@ values (%(event_key)s, %(dedup_key)s, %(alert_id)s, %(channel)s, %(event)s, %(le
 on conflict (event_key) do nothing
 returning id
 """
-
-
-@dataclass
-class Delivery:
-    """What happened to one notification in one delivery pass."""
-
-    channel: str
-    event: str
-    dedup_key: str
-    status: str  # sent | pending | dead | dry_run | duplicate
-    attempts: int = 0
-    outbox_id: int | None = None
-    event_key: str | None = None
-    summary: str = ""
-    error: str | None = None
-    body: dict[str, Any] | None = None  # only in dry runs: what would be sent
-
-
-@dataclass
-class DeliveryReport:
-    """The result of `deliver_pending` / `deliver_direct`: one entry per notification handled."""
-
-    deliveries: list[Delivery] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)
-    requeued: int = 0
-    dry_run: bool = False
-
-    def with_status(self, status: str) -> list[Delivery]:
-        return [item for item in self.deliveries if item.status == status]
-
-    @property
-    def sent(self) -> list[Delivery]:
-        return self.with_status(STATUS_SENT)
-
-    @property
-    def pending(self) -> list[Delivery]:
-        return self.with_status(STATUS_PENDING)
-
-    @property
-    def dead(self) -> list[Delivery]:
-        return self.with_status(STATUS_DEAD)
-
-    def lines(self) -> list[str]:
-        """One readable line per delivery, then the skip lines."""
-        verb = "would send" if self.dry_run else None
-        rows = []
-        for item in self.deliveries:
-            state = verb or item.status
-            reason = f" ({item.error})" if item.error else ""
-            rows.append(f"{item.channel}: {state} {item.event} {item.dedup_key}{reason}")
-        return rows + list(self.skipped)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "dry_run": self.dry_run,
-            "requeued": self.requeued,
-            "skipped": list(self.skipped),
-            "deliveries": [asdict(item) for item in self.deliveries],
-        }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -219,7 +144,7 @@ def enqueue(
     with db.transaction():
         for notification in notifications:
             row = outbox_row(notification, settings)
-            notification.outbox_id = _insert(db, row)
+            notification.outbox_id = insert_row(db, row)
             ids.append(notification.outbox_id)
     return ids
 
@@ -241,73 +166,11 @@ def notified_channels(db: psycopg.Connection, alert_id: int) -> tuple[Channel, .
 
 
 # ---------------------------------------------------------------------------------------------
-# delivery from the outbox
+# what a deliverer does to a row (inside its own transaction, with a dict_row cursor)
 
 
-@dataclass
-class _Pass:
-    """State of one delivery pass: channels that failed for good this run are not hammered."""
-
-    settings: NotifySettings
-    sleep: Callable[[float], None]
-    failed_channels: dict[str, str] = field(default_factory=dict)
-    skipped: dict[str, str] = field(default_factory=dict)
-
-    def attempt(self, channel: Channel, body: dict[str, Any]) -> Attempted | None:
-        """Send with retries; None when the channel is unconfigured or already failed this run."""
-        missing = self.settings.missing(channel)
-        if missing:
-            self.skipped.setdefault(str(channel), notify.routing.skip_line(channel, missing))
-            return None
-        if str(channel) in self.failed_channels:
-            return None
-        attempted = send_with_retries(
-            lambda: notify.send(channel, body, self.settings), self.settings, self.sleep
-        )
-        outcome = attempted.outcome
-        if not outcome.ok and not outcome.permanent:
-            self.failed_channels[str(channel)] = self.settings.redact(outcome.error)
-        return attempted
-
-    def not_tried_reason(self, channel: str) -> str:
-        if channel in self.skipped:
-            return self.skipped[channel]
-        return f"not tried: {channel} failed earlier in this run ({self.failed_channels[channel]})"
-
-
-def deliver_pending(
-    db: psycopg.Connection,
-    settings: NotifySettings | None = None,
-    *,
-    dry_run: bool = False,
-    sleep: Callable[[float], None] | None = None,
-) -> DeliveryReport:
-    """Send every due pending row; see the module docstring for what each outcome does.
-
-    `db` must be in autocommit mode (`connection.connect`'s default) and outside a transaction:
-    each row is locked, sent and marked in its own committed transaction.
-    """
-    if not db.autocommit:
-        raise ValueError("deliver_pending needs an autocommit connection: rows commit one by one")
-    settings = settings or NotifySettings.from_env()
-    ensure_schema(db)
-    report = DeliveryReport(dry_run=dry_run)
-    if dry_run:
-        waiting = _latest_lines(settings.undelivered_file()).values()
-        rows = [*_due_rows(db), *[line for line in waiting if line.get("status") == "pending"]]
-        report.deliveries += [_dry_run_entry(row) for row in rows]
-        return report
-    report.requeued = requeue_undelivered(db, settings)
-    run = _Pass(settings=settings, sleep=sleep or time.sleep)
-    for outbox_id in [row["id"] for row in _due_rows(db)]:
-        delivery = _deliver_one(db, outbox_id, run)
-        if delivery is not None:
-            report.deliveries.append(delivery)
-    report.skipped = list(run.skipped.values())
-    return report
-
-
-def _due_rows(db: psycopg.Connection) -> list[dict[str, Any]]:
+def due_rows(db: psycopg.Connection) -> list[dict[str, Any]]:
+    """The pending rows whose next attempt is due, oldest first."""
     with db.cursor(row_factory=dict_row) as cur:
         return cur.execute(
             "select * from ops.notification_outbox "
@@ -315,246 +178,59 @@ def _due_rows(db: psycopg.Connection) -> list[dict[str, Any]]:
         ).fetchall()
 
 
-def _deliver_one(db: psycopg.Connection, outbox_id: int, run: _Pass) -> Delivery | None:
-    with db.transaction(), db.cursor(row_factory=dict_row) as cur:
-        row = cur.execute(
-            "select * from ops.notification_outbox "
-            "where id = %s and status = 'pending' for update skip locked",
-            (outbox_id,),
-        ).fetchone()
-        if row is None:
-            return None  # another deliverer holds it, or it was sent meanwhile
-        channel = Channel(row["channel"])
-        attempted = run.attempt(channel, row["payload"]["body"])
-        if attempted is None:
-            reason = run.not_tried_reason(str(channel))
-            cur.execute(
-                "update ops.notification_outbox set last_error = %s where id = %s",
-                (reason, outbox_id),
-            )
-            return _entry(row, STATUS_PENDING, row["attempts"], reason)
-        status, error = _record_outcome(cur, row, attempted, run.settings)
-        return _entry(row, status, row["attempts"] + attempted.attempts, error)
+def claim(cur: psycopg.Cursor, outbox_id: int) -> dict[str, Any] | None:
+    """Row `outbox_id` locked until the transaction ends; None when another deliverer holds it
+    or it is no longer pending."""
+    return cur.execute(
+        "select * from ops.notification_outbox "
+        "where id = %s and status = 'pending' for update skip locked",
+        (outbox_id,),
+    ).fetchone()
 
 
-def _record_outcome(
-    cur: psycopg.Cursor, row: dict[str, Any], attempted: Attempted, settings: NotifySettings
-) -> tuple[str, str | None]:
-    outcome = attempted.outcome
-    error = settings.redact(outcome.error) or None
-    where = f"{row['channel']} {row['event']} {row['dedup_key']} (outbox #{row['id']})"
-    if outcome.ok:
-        cur.execute(
-            "update ops.notification_outbox set status = 'sent', sent_at = now(), "
-            "attempts = attempts + %s, last_error = %s where id = %s",
-            (attempted.attempts, error, row["id"]),
-        )
-        log.info("sent %s after %d tries", where, attempted.attempts)
-        return STATUS_SENT, error
-    if outcome.permanent:
-        cur.execute(
-            "update ops.notification_outbox set status = 'dead', attempts = attempts + %s, "
-            "last_error = %s where id = %s",
-            (attempted.attempts, error, row["id"]),
-        )
-        log.error("%s refused for good, marked dead: %s", where, error)
-        return STATUS_DEAD, error
-    delay = float(outcome.retry_after_s or 0.0)  # the next run retries, after Retry-After
+def note_not_tried(cur: psycopg.Cursor, outbox_id: int, reason: str) -> None:
+    cur.execute(
+        "update ops.notification_outbox set last_error = %s where id = %s",
+        (reason, outbox_id),
+    )
+
+
+def mark_sent(cur: psycopg.Cursor, outbox_id: int, attempts: int, error: str | None) -> None:
+    cur.execute(
+        "update ops.notification_outbox set status = 'sent', sent_at = now(), "
+        "attempts = attempts + %s, last_error = %s where id = %s",
+        (attempts, error, outbox_id),
+    )
+
+
+def mark_dead(cur: psycopg.Cursor, outbox_id: int, attempts: int, error: str | None) -> None:
+    cur.execute(
+        "update ops.notification_outbox set status = 'dead', attempts = attempts + %s, "
+        "last_error = %s where id = %s",
+        (attempts, error, outbox_id),
+    )
+
+
+def mark_retry(
+    cur: psycopg.Cursor, outbox_id: int, attempts: int, error: str | None, delay_s: float
+) -> None:
+    """Kept pending; the next attempt is due after `delay_s` seconds (a Retry-After, or 0)."""
     cur.execute(
         "update ops.notification_outbox set attempts = attempts + %s, last_error = %s, "
         "next_attempt_at = now() + make_interval(secs => %s) where id = %s",
-        (attempted.attempts, error, delay, row["id"]),
+        (attempts, error, delay_s, outbox_id),
     )
-    log.warning(
-        "%s not delivered after %d tries, kept for the next run: %s",
-        where,
-        attempted.attempts,
-        error,
-    )
-    return STATUS_PENDING, error
-
-
-def _entry(row: dict[str, Any], status: str, attempts: int, error: str | None) -> Delivery:
-    return Delivery(
-        channel=row["channel"],
-        event=row["event"],
-        dedup_key=row["dedup_key"],
-        status=status,
-        attempts=attempts,
-        outbox_id=row.get("id"),
-        event_key=row["event_key"],
-        summary=row["payload"].get("summary", ""),
-        error=error,
-    )
-
-
-def _dry_run_entry(row: dict[str, Any]) -> Delivery:
-    entry = _entry(row, "dry_run", row.get("attempts", 0), None)
-    entry.body = row["payload"].get("body")
-    return entry
 
 
 # ---------------------------------------------------------------------------------------------
-# delivery without a database, and the undelivered file
+# inserting a row, scrubbing a payload
 
 
-def deliver_direct(
-    notifications: Iterable[Notification],
-    settings: NotifySettings | None = None,
-    *,
-    dry_run: bool = False,
-    sleep: Callable[[float], None] | None = None,
-) -> DeliveryReport:
-    """Send without the outbox (the database is down); record everything in the local file.
-
-    A notification whose event key the file already records as sent is not sent again.
-    """
-    settings = settings or NotifySettings.from_env()
-    report = DeliveryReport(dry_run=dry_run)
-    path = settings.undelivered_file()
-    already_sent = {
-        key for key, line in _latest_lines(path).items() if line.get("status") == STATUS_SENT
-    }
-    run = _Pass(settings=settings, sleep=sleep or time.sleep)
-    for notification in notifications:
-        row = outbox_row(notification, settings)
-        if row["event_key"] in already_sent:
-            report.deliveries.append(_entry(row, "duplicate", 0, "already sent"))
-            continue
-        if dry_run:
-            entry = _entry(row, "dry_run", 0, None)
-            entry.body = row["payload"]["body"]
-            report.deliveries.append(entry)
-            continue
-        report.deliveries.append(_deliver_direct_one(row, run, path))
-    report.skipped = list(run.skipped.values())
-    return report
-
-
-def _deliver_direct_one(row: dict[str, Any], run: _Pass, path: Path) -> Delivery:
-    channel = Channel(row["channel"])
-    attempted = run.attempt(channel, row["payload"]["body"])
-    if attempted is None:
-        reason = run.not_tried_reason(str(channel))
-        if str(channel) in run.skipped:
-            return _entry(row, "skipped", 0, reason)
-        row.update(status=STATUS_PENDING, last_error=reason)
-    else:
-        outcome = attempted.outcome
-        error = run.settings.redact(outcome.error) or None
-        status = STATUS_SENT if outcome.ok else STATUS_DEAD if outcome.permanent else STATUS_PENDING
-        row.update(status=status, attempts=attempted.attempts, last_error=error)
-        if status == STATUS_SENT:
-            row["sent_at"] = datetime.now(UTC).isoformat()
-        elif status == STATUS_DEAD:
-            log.error("%s %s refused for good: %s", row["channel"], row["dedup_key"], error)
-        else:
-            log.warning(
-                "%s %s not delivered (database down too), kept in %s: %s",
-                row["channel"],
-                row["dedup_key"],
-                path,
-                error,
-            )
-    row["created_at"] = datetime.now(UTC).isoformat()
-    _append_line(path, row)
-    return _entry(row, row["status"], row["attempts"], row["last_error"])
-
-
-def _append_line(path: Path, row: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    line = json.dumps(row, default=str, sort_keys=True)
-    with path.open("a", encoding="utf-8") as handle:
-        handle.write(line + "\n")
-
-
-def _read_lines(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
-    """The parsed lines of `path`, and the lines that are not valid JSON objects."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return [], []
-    good: list[dict[str, Any]] = []
-    bad: list[str] = []
-    for raw in text.splitlines():
-        if not raw.strip():
-            continue
-        try:
-            parsed = json.loads(raw)
-        except json.JSONDecodeError:
-            bad.append(raw)
-            continue
-        if isinstance(parsed, dict) and {"event_key", "channel", "payload"} <= parsed.keys():
-            good.append(parsed)
-        else:
-            bad.append(raw)
-    return good, bad
-
-
-def _latest_lines(path: Path) -> dict[str, dict[str, Any]]:
-    """The last line per event key (a later line is a later state of the same delivery)."""
-    lines, _ = _read_lines(path)
-    return {line["event_key"]: line for line in lines}
-
-
-def requeue_undelivered(db: psycopg.Connection, settings: NotifySettings | None = None) -> int:
-    """Move the undelivered file's lines into the outbox; returns how many rows were added."""
-    settings = settings or NotifySettings.from_env()
-    path = settings.undelivered_file()
-    claimed = path.with_name(f"{path.name}.{os.getpid()}.claimed")
-    with contextlib.suppress(FileNotFoundError):
-        os.replace(path, claimed)
-    added = 0
-    for claim in sorted(path.parent.glob(f"{path.name}.*.claimed")):
-        added += _requeue_file(db, claim, path.with_name(f"{path.name}.invalid"))
-    return added
-
-
-def _requeue_file(db: psycopg.Connection, claim: Path, invalid: Path) -> int:
-    lines, bad = _read_lines(claim)
-    if bad:
-        with invalid.open("a", encoding="utf-8") as handle:
-            handle.writelines(line + "\n" for line in bad)
-        log.error("%d unreadable line(s) of %s kept in %s", len(bad), claim, invalid)
-    latest: dict[str, dict[str, Any]] = {}
-    for line in lines:
-        latest[line["event_key"]] = line
-    added = 0
-    with db.transaction():
-        for line in latest.values():
-            if _insert(db, _row_from_line(line), only_new=True) is not None:
-                added += 1
-    claim.unlink(missing_ok=True)
-    if added:
-        log.info("moved %d notification(s) from %s into the outbox", added, claim.name)
-    return added
-
-
-def _row_from_line(line: dict[str, Any]) -> dict[str, Any]:
-    status = line.get("status")
-    if status not in (STATUS_SENT, STATUS_DEAD):
-        status = STATUS_PENDING
-    return {
-        "event_key": line["event_key"],
-        "dedup_key": line.get("dedup_key") or line["event_key"],
-        "alert_id": line.get("alert_id"),
-        "channel": line["channel"],
-        "event": line.get("event", "trigger"),
-        "level": int(line.get("level") or 0),
-        "payload": line["payload"],
-        "status": status,
-        "attempts": int(line.get("attempts") or 0),
-        "last_error": line.get("last_error"),
-        "created_at": line.get("created_at"),
-        "sent_at": line.get("sent_at") if status == STATUS_SENT else None,
-    }
-
-
-# ---------------------------------------------------------------------------------------------
-# helpers
-
-
-def _insert(db: psycopg.Connection, row: dict[str, Any], *, only_new: bool = False) -> int | None:
+def insert_row(
+    db: psycopg.Connection, row: dict[str, Any], *, only_new: bool = False
+) -> int | None:
+    """Store `row` (the `outbox_row` form); its id, or the id of the row that already has its
+    event key (None then if `only_new`)."""
     params = dict(row, payload=Jsonb(row["payload"]))
     inserted = db.execute(INSERT_SQL, params).fetchone()
     if inserted is not None:

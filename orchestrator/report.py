@@ -7,9 +7,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from orchestrator import alerts_store
+from orchestrator import run_log
 from orchestrator.alert import Alert, Event, Notification, Severity
-from orchestrator.alerts_store import Change
+from orchestrator.alert_lifecycle import Change
 from orchestrator.artifacts import NodeResult, ResultKind
 from orchestrator.errors import EXIT_COULD_NOT_RUN, EXIT_FAILURES, EXIT_OK, EXIT_WARNINGS
 
@@ -47,7 +47,8 @@ class Delivery:
 
     @classmethod
     def of(cls, outcome: Any) -> Delivery:
-        """From outbox.deliver_pending / deliver_direct (lists or counts per state)."""
+        """From outbox_delivery.deliver_pending / direct_delivery.deliver_direct (lists or counts
+        per state)."""
         return cls(*(count_of(outcome, name) for name in ("sent", "pending", "dead")))
 
 
@@ -115,9 +116,9 @@ class BuildReport:
             "delivery": {"sent": self.delivered, "pending": self.pending, "dead": self.dead},
         }
 
-    def summary(self) -> alerts_store.RunSummary:
+    def summary(self) -> run_log.RunSummary:
         """The run's ops.run_log row."""
-        return alerts_store.RunSummary(
+        return run_log.RunSummary(
             status="dry-run" if self.dry_run else ("error" if self.error else "finished"),
             exit_code=self.exit_code,
             dbt_invocation_id=self.dbt_invocation_id,

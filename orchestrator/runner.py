@@ -1,8 +1,8 @@
 """A run of `ytempire build` (and of every playbook): stages over one `RunContext`.
 
     settings (context) -> lock (lock) -> invoke dbt, read results (dbt_stage)
-      -> conditions (conditions) -> alert state (alert_state) -> delivery (outbox)
-      -> run record (ops.run_log, report)
+      -> conditions (conditions) -> alert state (alert_state) -> delivery (outbox_delivery)
+      -> run record (report, run_log)
 
 Each stage is a module with a typed input and output. Alert rules that read data are dbt tests
 and source freshness SLAs; the wrapper adds only what no query can say: the database is
@@ -24,6 +24,8 @@ from orchestrator import (
     lock,
     outage,
     outbox,
+    outbox_delivery,
+    run_log,
 )
 from orchestrator.connection import Connection
 from orchestrator.context import RunContext
@@ -50,7 +52,7 @@ def _run_with_database(ctx: RunContext, conn: Connection, db: psycopg.Connection
     outbox.ensure_schema(db)
     request = ctx.request
     arguments = [*request.selection] + (["--dry-run"] if request.dry_run else [])
-    run_id = alerts_store.start_run(db, request.command, arguments, os.getpid(), ctx.clock)
+    run_id = run_log.start_run(db, request.command, arguments, os.getpid(), ctx.clock)
     report = BuildReport(
         exit_code=EXIT_COULD_NOT_RUN,
         run_id=run_id,
@@ -67,7 +69,7 @@ def _run_with_database(ctx: RunContext, conn: Connection, db: psycopg.Connection
         report.alerts, report.changes = state.alerts, state.changes
         report.planned, report.skipped_channels = planned(state.notes), state.skipped_channels
         if not request.dry_run:
-            report.delivery = Delivery.of(outbox.deliver_pending(db, ctx.settings.notify))
+            report.delivery = Delivery.of(outbox_delivery.deliver_pending(db, ctx.settings.notify))
             if adopted is not None:
                 outage.forget(ctx)
     except YtempireError as exc:
@@ -75,7 +77,7 @@ def _run_with_database(ctx: RunContext, conn: Connection, db: psycopg.Connection
         report.exit_code = EXIT_COULD_NOT_RUN
         raise
     finally:
-        alerts_store.finish_run(db, run_id, report.summary(), ctx.clock)
+        run_log.finish_run(db, run_id, report.summary(), ctx.clock)
     return report
 
 

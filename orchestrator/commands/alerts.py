@@ -9,7 +9,16 @@ from datetime import datetime
 import click
 import psycopg
 
-from orchestrator import alerts_store, connection, database, lock, notify, outbox
+from orchestrator import (
+    alert_lifecycle,
+    alerts_store,
+    connection,
+    database,
+    lock,
+    notify,
+    outbox,
+    outbox_delivery,
+)
 from orchestrator.alert_state import apply_changes
 from orchestrator.commands import tables
 from orchestrator.commands.params import dry_run_option, json_option, now_option
@@ -89,7 +98,7 @@ def ack_command(alert_id: int, by: str | None, now: datetime | None) -> None:
     conn = database.resolve()
     with connection.connect(conn) as db:
         alerts_store.ensure_schema(db)
-        stored = alerts_store.acknowledge(db, alert_id, by=by or _user(), now=now or utcnow())
+        stored = alert_lifecycle.acknowledge(db, alert_id, by=by or _user(), now=now or utcnow())
     click.echo(f"alert {alert_id} acknowledged: {stored.alert.message}")
 
 
@@ -105,9 +114,9 @@ def resolve_command(alert_id: int, by: str | None, now: datetime | None) -> None
         alerts_store.ensure_schema(db)
         outbox.ensure_schema(db)
         with db.transaction():
-            change = alerts_store.resolve(db, alert_id, by=by or _user(), now=now or utcnow())
+            change = alert_lifecycle.resolve(db, alert_id, by=by or _user(), now=now or utcnow())
             notes, skipped = apply_changes(db, [change], settings)
-        delivery = Delivery.of(outbox.deliver_pending(db, settings))
+        delivery = Delivery.of(outbox_delivery.deliver_pending(db, settings))
     for line in skipped:
         click.echo(line, err=True)
     click.echo(f"alert {alert_id} resolved ({len(notes)} notifications, {delivery.sent} sent)")
@@ -127,11 +136,11 @@ def escalate_command(dry_run: bool, as_json: bool, now: datetime | None) -> None
         alerts_store.ensure_schema(db)
         outbox.ensure_schema(db)
         with db.transaction() as transaction:
-            changes = alerts_store.escalate_overdue(db, matrix, now=run.clock)
+            changes = alert_lifecycle.escalate_overdue(db, matrix, now=run.clock)
             notes, skipped = apply_changes(db, changes, settings)
             if dry_run:
                 raise psycopg.Rollback(transaction)
-        delivery = None if dry_run else Delivery.of(outbox.deliver_pending(db, settings))
+        delivery = None if dry_run else Delivery.of(outbox_delivery.deliver_pending(db, settings))
     for line in skipped:
         click.echo(line, err=True)
     if as_json:

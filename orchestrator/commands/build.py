@@ -7,6 +7,7 @@ import logging
 import click
 
 from orchestrator import runner
+from orchestrator.alert import Alert
 from orchestrator.commands import output, tables
 from orchestrator.commands.params import (
     DbtArgsCommand,
@@ -51,88 +52,100 @@ def build_command(run: RunContext, as_json: bool) -> None:
     )
 
 
+RESULT_COLUMNS = ("STATUS", "TYPE", "NODE", "DETAIL")
+ALERT_COLUMNS = (
+    "ID",
+    "EVENT",
+    "LEVEL",
+    "SEVERITY",
+    "TYPE",
+    "CATEGORY",
+    "OWNER",
+    "FIGURE",
+    "SLA",
+    "ACTION",
+    "NODE",
+)
+OTHER_EVENT_COLUMNS = ("ID", "EVENT", "LEVEL", "OWNER", "NODE")
+NOTIFICATION_COLUMNS = ("ALERT", "EVENT", "LEVEL", "CHANNEL")
+
+
 def render_report(report: BuildReport) -> str:
+    """What a build (and every playbook, above its sections) prints for people."""
+    return "\n".join(
+        [
+            *_results_part(report),
+            *_alerts_part(report),
+            *_other_events_part(report),
+            *_notifications_part(report),
+            *_delivery_part(report),
+            f"exit code {report.exit_code}",
+        ]
+    )
+
+
+def _results_part(report: BuildReport) -> list[str]:
+    """The counts by kind, then the non-passing results (every result with -v)."""
     show_all = logging.getLogger().isEnabledFor(logging.INFO)
     results = [r for r in report.results if show_all or r.alerts]
     counts = ", ".join(f"{count} {kind}" for kind, count in report.counts().items() if count)
-    parts = [f"dbt results: {counts or 'none'}"]
+    part = [f"dbt results: {counts or 'none'}"]
     if results:
-        parts.append(
-            tables.render(
-                ["STATUS", "TYPE", "NODE", "DETAIL"],
-                [[r.status, r.resource_type, r.name, r.message or ""] for r in results],
-            )
-        )
+        rows = [[r.status, r.resource_type, r.name, r.message or ""] for r in results]
+        part.append(tables.render(RESULT_COLUMNS, rows))
+    return part
+
+
+def _alerts_part(report: BuildReport) -> list[str]:
+    if not report.alerts:
+        return ["alerts: none"]
     events = {change.alert.dedup_key: str(change.event) for change in report.changes}
-    if report.alerts:
-        parts.append(f"\nalerts ({len(report.alerts)}):")
-        parts.append(
-            tables.render(
-                [
-                    "ID",
-                    "EVENT",
-                    "LEVEL",
-                    "SEVERITY",
-                    "TYPE",
-                    "CATEGORY",
-                    "OWNER",
-                    "FIGURE",
-                    "SLA",
-                    "ACTION",
-                    "NODE",
-                ],
-                [
-                    [
-                        a.alert_id or "-",
-                        events.get(a.dedup_key, "-"),
-                        a.level,
-                        a.severity,
-                        a.alert_type,
-                        a.escalation,
-                        a.owner,
-                        a.figure or "",
-                        f"{a.sla_minutes} min",
-                        a.action,
-                        a.node_name or a.dedup_key,
-                    ]
-                    for a in report.alerts
-                ],
-            )
-        )
-    else:
-        parts.append("alerts: none")
-    other = [
-        c for c in report.changes if c.alert.dedup_key not in {a.dedup_key for a in report.alerts}
+    rows = [_alert_row(alert, events.get(alert.dedup_key, "-")) for alert in report.alerts]
+    return [f"\nalerts ({len(report.alerts)}):", tables.render(ALERT_COLUMNS, rows)]
+
+
+def _alert_row(alert: Alert, event: str) -> list[object]:
+    return [
+        alert.alert_id or "-",
+        event,
+        alert.level,
+        alert.severity,
+        alert.alert_type,
+        alert.escalation,
+        alert.owner,
+        alert.figure or "",
+        f"{alert.sla_minutes} min",
+        alert.action,
+        _node(alert),
     ]
-    if other:
-        parts.append("\nother alert events (SLA clock, resolved):")
-        parts.append(
-            tables.render(
-                ["ID", "EVENT", "LEVEL", "OWNER", "NODE"],
-                [
-                    [
-                        c.alert.alert_id or "-",
-                        c.event,
-                        c.alert.level,
-                        c.alert.owner,
-                        c.alert.node_name or c.alert.dedup_key,
-                    ]
-                    for c in other
-                ],
-            )
-        )
+
+
+def _other_events_part(report: BuildReport) -> list[str]:
+    """Events of alerts this run did not raise: an escalation by the SLA clock, a resolve."""
+    raised = {alert.dedup_key for alert in report.alerts}
+    rows = [
+        [c.alert.alert_id or "-", c.event, c.alert.level, c.alert.owner, _node(c.alert)]
+        for c in report.changes
+        if c.alert.dedup_key not in raised
+    ]
+    if not rows:
+        return []
+    return ["\nother alert events (SLA clock, resolved):", tables.render(OTHER_EVENT_COLUMNS, rows)]
+
+
+def _node(alert: Alert) -> str:
+    return alert.node_name or alert.dedup_key
+
+
+def _notifications_part(report: BuildReport) -> list[str]:
+    if not report.planned:
+        return []
     verb = "would send" if report.dry_run else "notifications"
-    if report.planned:
-        parts.append(f"\n{verb} ({len(report.planned)}):")
-        parts.append(
-            tables.render(
-                ["ALERT", "EVENT", "LEVEL", "CHANNEL"],
-                [[n.alert_id or n.dedup_key, n.event, n.level, n.channel] for n in report.planned],
-            )
-        )
-    if not report.dry_run:
-        parts.append(
-            f"delivery: {report.delivered} sent, {report.pending} pending, {report.dead} dead"
-        )
-    parts.append(f"exit code {report.exit_code}")
-    return "\n".join(parts)
+    rows = [[n.alert_id or n.dedup_key, n.event, n.level, n.channel] for n in report.planned]
+    return [f"\n{verb} ({len(report.planned)}):", tables.render(NOTIFICATION_COLUMNS, rows)]
+
+
+def _delivery_part(report: BuildReport) -> list[str]:
+    if report.dry_run:
+        return []
+    return [f"delivery: {report.delivered} sent, {report.pending} pending, {report.dead} dead"]

@@ -7,7 +7,8 @@
 - `send(channel, body, settings)`: one try; secrets (webhook URL, routing key, SMTP password) are
   added here from the settings.
 
-Delivery with retries and the durable outbox live in `orchestrator.outbox`.
+Delivery with retries lives in `orchestrator.outbox_delivery` (and `direct_delivery` when the
+database is down), the durable outbox in `orchestrator.outbox`.
 """
 
 from __future__ import annotations

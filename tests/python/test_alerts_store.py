@@ -13,7 +13,16 @@ import pytest
 from click.testing import CliRunner
 from psycopg.types.json import Jsonb
 
-from orchestrator import alerts_store, escalation, notify, outbox, project_vars
+from orchestrator import (
+    alert_lifecycle,
+    alerts_store,
+    escalation,
+    escalation_matrix,
+    notify,
+    outbox,
+    project_vars,
+    run_log,
+)
 from orchestrator.alert import Channel, Event, Member, Severity
 from orchestrator.alert_state import apply_changes
 from orchestrator.cli import main
@@ -30,8 +39,8 @@ SETTINGS_ENV = {
 
 
 @pytest.fixture(scope="module")
-def matrix() -> escalation.Matrix:
-    return escalation.load(PROJECT_DIR / "config" / "escalation.yml")
+def matrix() -> escalation_matrix.Matrix:
+    return escalation_matrix.load(PROJECT_DIR / "config" / "escalation.yml")
 
 
 @pytest.fixture
@@ -43,8 +52,7 @@ def db(warehouse):
 
 
 def _alert(matrix, key="ytempire:test.ytempire.t", severity=Severity.WARNING, category="quota"):
-    return escalation.place(
-        matrix,
+    placement = escalation.Placement(
         dedup_key=key,
         alert_type="API_QUOTA",
         category=category,
@@ -55,11 +63,12 @@ def _alert(matrix, key="ytempire:test.ytempire.t", severity=Severity.WARNING, ca
         node_owner="analytics_engineer",
         node_id=key.removeprefix("ytempire:"),
     )
+    return escalation.place(matrix, placement)
 
 
 def _reconcile(db, alerts, now, evaluated=None):
     with db.transaction():
-        return alerts_store.reconcile(
+        return alert_lifecycle.reconcile(
             db,
             alerts,
             evaluated_keys=evaluated if evaluated is not None else [a.dedup_key for a in alerts],
@@ -129,7 +138,7 @@ def test_sla_clock_escalates_1_then_2_then_3(db, matrix):
 
     def tick(minutes):
         with db.transaction():
-            return alerts_store.escalate_overdue(db, matrix, now=T0 + timedelta(minutes=minutes))
+            return alert_lifecycle.escalate_overdue(db, matrix, now=T0 + timedelta(minutes=minutes))
 
     assert tick(sla[0] - 1) == []
     second = tick(sla[0])
@@ -156,9 +165,9 @@ def test_sla_clock_escalates_1_then_2_then_3(db, matrix):
 
 def test_acknowledged_alert_neither_escalates_nor_reminds(db, matrix):
     created = _reconcile(db, [_alert(matrix)], T0)[0].alert
-    alerts_store.acknowledge(db, created.alert_id, by="tester", now=T0 + timedelta(minutes=1))
+    alert_lifecycle.acknowledge(db, created.alert_id, by="tester", now=T0 + timedelta(minutes=1))
     with db.transaction():
-        assert alerts_store.escalate_overdue(db, matrix, now=T0 + timedelta(days=1)) == []
+        assert alert_lifecycle.escalate_overdue(db, matrix, now=T0 + timedelta(days=1)) == []
     assert _reconcile(db, [_alert(matrix)], T0 + timedelta(days=1)) == []
     # a higher level re-opens it
     risen = _reconcile(db, [_alert(matrix, severity=Severity.CRITICAL)], T0 + timedelta(days=1))
@@ -168,13 +177,13 @@ def test_acknowledged_alert_neither_escalates_nor_reminds(db, matrix):
 def test_ack_and_resolve_by_id(db, matrix):
     created = _reconcile(db, [_alert(matrix)], T0)[0].alert
     with pytest.raises(alerts_store.AlertNotFound, match="No alert with id 999999"):
-        alerts_store.acknowledge(db, 999999, by="x", now=T0)
-    alerts_store.record_channels(db, created.alert_id, ["slack_warning"])
-    change = alerts_store.resolve(db, created.alert_id, by="tester", now=T0)
+        alert_lifecycle.acknowledge(db, 999999, by="x", now=T0)
+    alert_lifecycle.record_channels(db, created.alert_id, ["slack_warning"])
+    change = alert_lifecycle.resolve(db, created.alert_id, by="tester", now=T0)
     assert change.event is Event.RESOLVE
     assert change.alert.notified_channels == (Channel.SLACK_WARNING,)
     with pytest.raises(alerts_store.AlertNotFound, match="already resolved"):
-        alerts_store.resolve(db, created.alert_id, by="tester", now=T0)
+        alert_lifecycle.resolve(db, created.alert_id, by="tester", now=T0)
 
 
 def test_events_reach_the_outbox_once_and_resolve_follows_the_trigger(db, matrix):
@@ -241,15 +250,15 @@ def test_rows_stored_by_an_older_version_still_load(db):
 
 
 def test_run_log_rows(db):
-    run_id = alerts_store.start_run(db, "build", ["build", "-s", "x"], 4242, T0)
-    summary = alerts_store.RunSummary(
+    run_id = run_log.start_run(db, "build", ["build", "-s", "x"], 4242, T0)
+    summary = run_log.RunSummary(
         status="finished",
         exit_code=1,
         dbt_invocation_id="abc",
         counts={"pass": 5, "warn": 1},
         alerts_raised=1,
     )
-    alerts_store.finish_run(db, run_id, summary, T0 + timedelta(seconds=30))
+    run_log.finish_run(db, run_id, summary, T0 + timedelta(seconds=30))
     row = db.execute(
         "select command, arguments, pid, exit_code, dbt_invocation_id, results_total, passed, "
         "warned, alerts_raised, finished_at - started_at from ops.run_log where run_id = %s",

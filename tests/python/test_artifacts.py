@@ -15,8 +15,9 @@ from textwrap import dedent
 
 import pytest
 
-from orchestrator import artifacts, dbt_invoke, dbt_stage, escalation, figures
-from orchestrator.artifacts import AlertMeta, Manifest, ResultKind
+from orchestrator import artifacts, dbt_invoke, dbt_stage, escalation, escalation_matrix, figures
+from orchestrator.alert_meta import AlertMeta
+from orchestrator.artifacts import Manifest, ResultKind
 from orchestrator.connection import connect
 from orchestrator.errors import ConfigError
 
@@ -234,7 +235,7 @@ def test_missing_freshness_becomes_runtime_error(probe):
     assert missing[0].kind is ResultKind.ERROR and missing[0].status == "runtime error"
     assert "probe_raw.missing_t does not exist" in missing[0].message
     alert = escalation.alert_for_result(
-        escalation.load(PROJECT_DIR / "config/escalation.yml"), missing[0]
+        escalation_matrix.load(PROJECT_DIR / "config/escalation.yml"), missing[0]
     )
     assert alert.level == 2 and alert.alert_type == "DATA_FRESHNESS"
 
@@ -248,7 +249,9 @@ def test_unknown_status_is_reported_not_dropped(probe, tmp_path):
     odd = results[0]
     assert odd.kind is ResultKind.UNKNOWN and odd.status == "quantum-superposition"
     assert odd.alerts
-    alert = escalation.alert_for_result(escalation.load(PROJECT_DIR / "config/escalation.yml"), odd)
+    alert = escalation.alert_for_result(
+        escalation_matrix.load(PROJECT_DIR / "config/escalation.yml"), odd
+    )
     assert "quantum-superposition" in alert.message and "does not know" in alert.message
     assert alert.level == 1
 

@@ -36,7 +36,7 @@ from notify_servers import (
     free_port,
 )
 
-from orchestrator import conditions, escalation, lock
+from orchestrator import conditions, escalation, escalation_matrix, lock
 from orchestrator.alert import Severity
 from orchestrator.cli import main
 from orchestrator.generate import generate
@@ -67,7 +67,7 @@ class Scenario:
     pagerduty: RecordingHTTPServer
     smtp: RecordingSMTPServer
     secrets: list[str]
-    matrix: escalation.Matrix
+    matrix: escalation_matrix.Matrix
     captured: list[str] = field(default_factory=list)
     triggered: dict[str, dict] = field(default_factory=dict)  # dedup_key -> alert (step 1)
 
@@ -129,7 +129,7 @@ def scenario(new_warehouse, tmp_path_factory):
         env["YTEMPIRE_SLACK_WARNING_WEBHOOK_URL"],
         env["YTEMPIRE_SLACK_CRITICAL_WEBHOOK_URL"],
     ]
-    matrix = escalation.load(PROJECT_DIR / "config" / "escalation.yml")
+    matrix = escalation_matrix.load(PROJECT_DIR / "config" / "escalation.yml")
     yield Scenario(warehouse, env, slack, pagerduty, smtp, secrets, matrix)
     slack.down()
     pagerduty.down()
@@ -437,16 +437,18 @@ def test_help_documents_the_exit_codes():
     ],
 )
 def test_exit_code_from_the_alerts(severities, error, expected):
-    matrix = escalation.load(PROJECT_DIR / "config" / "escalation.yml")
+    matrix = escalation_matrix.load(PROJECT_DIR / "config" / "escalation.yml")
     alerts = [
         escalation.place(
             matrix,
-            dedup_key=f"k{i}",
-            alert_type="T",
-            category="quota",
-            severity=Severity(s),
-            level=1,
-            message="m",
+            escalation.Placement(
+                dedup_key=f"k{i}",
+                alert_type="T",
+                category="quota",
+                severity=Severity(s),
+                level=1,
+                message="m",
+            ),
         )
         for i, s in enumerate(severities)
     ]

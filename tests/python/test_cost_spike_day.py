@@ -20,7 +20,7 @@ from simulated_day import (
     simulate_spike_day,
 )
 
-from orchestrator import escalation
+from orchestrator import escalation_matrix
 
 pytestmark = pytest.mark.slow
 
@@ -62,7 +62,7 @@ def test_the_spike_opens_one_alert_in_its_hour_and_resolves_when_it_clears(spike
 
 def test_the_spike_alert_has_the_matrix_level_owner_and_channels(spike_day) -> None:
     day, _ = spike_day
-    matrix = escalation.load(PROJECT_DIR / "config" / "escalation.yml")
+    matrix = escalation_matrix.load(PROJECT_DIR / "config" / "escalation.yml")
     step = next(s for s in day.steps if s.name == f"hourly {SPIKE_HOUR}")
     [alert] = step.alerts
     assert (alert["alert_type"], alert["escalation"], alert["severity"], alert["level"]) == (

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from orchestrator import escalation, project_vars
+from orchestrator import escalation, escalation_matrix, project_vars
 from orchestrator.alert import Alert, Contact, Member, Severity
-from orchestrator.artifacts import AlertMeta, NodeResult, ResultKind
+from orchestrator.alert_meta import AlertMeta
+from orchestrator.artifacts import NodeResult, ResultKind
 from orchestrator.errors import ConfigError
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
@@ -41,8 +42,8 @@ def document() -> dict:
 
 
 @pytest.fixture(scope="module")
-def matrix() -> escalation.Matrix:
-    return escalation.load(ESCALATION_FILE)
+def matrix() -> escalation_matrix.Matrix:
+    return escalation_matrix.load(ESCALATION_FILE)
 
 
 def _result(kind: ResultKind, meta: AlertMeta | None = None, **fields) -> NodeResult:
@@ -61,7 +62,7 @@ def _result(kind: ResultKind, meta: AlertMeta | None = None, **fields) -> NodeRe
 
 
 def test_the_shipped_file_is_the_playbook_matrix(matrix, document):
-    assert set(matrix.categories) == set(escalation.REQUIRED_CATEGORIES)
+    assert set(matrix.categories) == set(escalation_matrix.REQUIRED_CATEGORIES)
     for name, category in matrix.categories.items():
         raw_levels = document["categories"][name]["levels"]
         assert sorted(category.levels) == [1, 2, 3]
@@ -136,22 +137,22 @@ def test_validation_names_file_key_and_allowed(document, tmp_path, path, value, 
     target = tmp_path / "escalation.yml"
     target.write_text(yaml.safe_dump(_broken(document, path, value)))
     with pytest.raises(ConfigError, match=expected) as raised:
-        escalation.load(target)
+        escalation_matrix.load(target)
     assert str(target) in str(raised.value)
 
 
 def test_missing_and_invalid_files(tmp_path):
     with pytest.raises(ConfigError, match="Cannot read the escalation file"):
-        escalation.load(tmp_path / "nope.yml")
+        escalation_matrix.load(tmp_path / "nope.yml")
     bad = tmp_path / "bad.yml"
     bad.write_text("categories: [unclosed\n")
     with pytest.raises(ConfigError, match="not valid YAML"):
-        escalation.load(bad)
+        escalation_matrix.load(bad)
 
 
 def test_env_var_names_another_file(monkeypatch, tmp_path):
-    monkeypatch.setenv(escalation.ENV_FILE, str(tmp_path / "mine.yml"))
-    assert escalation.default_path(PROJECT_DIR) == tmp_path / "mine.yml"
+    monkeypatch.setenv(escalation_matrix.ENV_FILE, str(tmp_path / "mine.yml"))
+    assert escalation_matrix.default_path(PROJECT_DIR) == tmp_path / "mine.yml"
 
 
 def test_warning_is_level_1_with_the_nodes_owner(matrix):

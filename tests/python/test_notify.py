@@ -26,7 +26,7 @@ from notify_servers import (
     NotifyEnv,
 )
 
-from orchestrator import notify, outbox
+from orchestrator import direct_delivery, notify, outbox, outbox_delivery
 from orchestrator.alert import Alert, Channel, Event, Notification, Severity
 from orchestrator.connection import connect
 from orchestrator.errors import ConfigError
@@ -300,7 +300,7 @@ def test_critical_alert_reaches_each_channel_exactly_once(
     ids = outbox.enqueue(db, notifications(alert, Event.TRIGGER, settings), settings)
     assert len(ids) == 3 and {row["status"] for row in outbox_rows(db)} == {"pending"}
 
-    report = outbox.deliver_pending(db, settings)
+    report = outbox_delivery.deliver_pending(db, settings)
 
     assert sorted(item.channel for item in report.sent) == sorted(map(str, CRITICAL_CHANNELS))
     assert len(notify_env.pagerduty()) == 1 and len(notify_env.slack_critical()) == 1
@@ -324,14 +324,14 @@ def test_enqueue_is_idempotent_per_event(db: psycopg.Connection, notify_env: Not
     first = outbox.enqueue(db, notifications(alert, Event.TRIGGER, settings), settings)
     again = outbox.enqueue(db, notifications(alert, Event.TRIGGER, settings), settings)
     assert first == again and len(outbox_rows(db)) == 1
-    outbox.deliver_pending(db, settings)
+    outbox_delivery.deliver_pending(db, settings)
     outbox.enqueue(db, notifications(alert, Event.TRIGGER, settings), settings)
-    outbox.deliver_pending(db, settings)
+    outbox_delivery.deliver_pending(db, settings)
     assert len(notify_env.slack_warning()) == 1
 
     reminder = make_alert(Severity.WARNING, event_seq=1)
     outbox.enqueue(db, notifications(reminder, Event.REMIND, settings), settings)
-    outbox.deliver_pending(db, settings)
+    outbox_delivery.deliver_pending(db, settings)
     assert len(notify_env.slack_warning()) == 2
     assert "REMINDER" in notify_env.slack_warning()[1].json["blocks"][0]["text"]["text"]
 
@@ -344,7 +344,7 @@ def test_server_errors_are_retried_to_exactly_one_delivery(
     outbox.enqueue(
         db, notifications(make_alert(Severity.WARNING), Event.TRIGGER, settings), settings
     )
-    report = outbox.deliver_pending(db, settings)
+    report = outbox_delivery.deliver_pending(db, settings)
     received = notify_env.http.received(SLACK_WARNING_PREFIX)
     assert [request.status for request in received] == [500, 500, 200]
     assert len(notify_env.slack_warning()) == 1
@@ -355,7 +355,7 @@ def test_rate_limit_honours_retry_after(db: psycopg.Connection, notify_env: Noti
     settings = notify_env.settings()
     notify_env.http.fail_next(1, status=429, retry_after="1")
     outbox.enqueue(db, [Notification(Channel.PAGERDUTY, Event.TRIGGER, make_alert())], settings)
-    outbox.deliver_pending(db, settings)
+    outbox_delivery.deliver_pending(db, settings)
     first, second = notify_env.http.received(PAGERDUTY_PATH)
     assert (first.status, second.status) == (429, 202)
     assert second.received_at - first.received_at >= 0.95
@@ -368,8 +368,8 @@ def test_retry_after_beyond_the_budget_waits_for_a_later_run(
     settings = notify_env.settings()
     notify_env.http.fail_next(1, status=429, retry_after="600")
     outbox.enqueue(db, [Notification(Channel.PAGERDUTY, Event.TRIGGER, make_alert())], settings)
-    outbox.deliver_pending(db, settings)
-    outbox.deliver_pending(db, settings)  # not due yet: nothing sent
+    outbox_delivery.deliver_pending(db, settings)
+    outbox_delivery.deliver_pending(db, settings)  # not due yet: nothing sent
     assert len(notify_env.http.received(PAGERDUTY_PATH)) == 1
     row = outbox_rows(db)[0]
     assert row["status"] == "pending" and "429" in row["last_error"]
@@ -383,7 +383,7 @@ def test_timeouts_are_retried(db: psycopg.Connection, notify_env: NotifyEnv) -> 
     settings = notify_env.settings(YTEMPIRE_NOTIFY_TIMEOUT_S="0.3")
     notify_env.http.delay_next(1, seconds=1.0)
     outbox.enqueue(db, [Notification(Channel.PAGERDUTY, Event.TRIGGER, make_alert())], settings)
-    report = outbox.deliver_pending(db, settings)
+    report = outbox_delivery.deliver_pending(db, settings)
     assert len(report.sent) == 1
     assert [request.acknowledged for request in notify_env.http.received()] == [False, True]
 
@@ -395,15 +395,15 @@ def test_server_down_leaves_it_pending_and_the_next_run_delivers_once(
     settings = notify_env.settings()
     notify_env.http.down()
     outbox.enqueue(db, notifications(make_alert(), Event.TRIGGER, settings), settings)
-    report = outbox.deliver_pending(db, settings)
+    report = outbox_delivery.deliver_pending(db, settings)
     assert len(report.pending) == 2 and len(report.sent) == 1  # email still works
     rows = {row["channel"]: row for row in outbox_rows(db)}
     assert rows["pagerduty"]["status"] == "pending" and rows["pagerduty"]["attempts"] == 3
     assert "Connection refused" in rows["pagerduty"]["last_error"]
 
     notify_env.http.up()
-    second = outbox.deliver_pending(db, settings)
-    third = outbox.deliver_pending(db, settings)
+    second = outbox_delivery.deliver_pending(db, settings)
+    third = outbox_delivery.deliver_pending(db, settings)
     assert len(second.sent) == 2 and third.deliveries == []
     assert len(notify_env.pagerduty()) == 1 and len(notify_env.slack_critical()) == 1
     assert len(notify_env.smtp.messages) == 1
@@ -432,7 +432,7 @@ def test_a_channel_that_is_down_is_not_hammered_row_after_row(
             ],
             settings,
         )
-    outbox.deliver_pending(db, settings)
+    outbox_delivery.deliver_pending(db, settings)
     attempts = [row["attempts"] for row in outbox_rows(db)]
     assert attempts == [3, 0, 0]
     assert "failed earlier in this run" in outbox_rows(db)[2]["last_error"]
@@ -444,8 +444,8 @@ def test_client_errors_are_dead_letters_with_a_reason(
     settings = notify_env.settings()
     notify_env.http.fail_next(1, status=400)
     outbox.enqueue(db, [Notification(Channel.PAGERDUTY, Event.TRIGGER, make_alert())], settings)
-    report = outbox.deliver_pending(db, settings)
-    outbox.deliver_pending(db, settings)
+    report = outbox_delivery.deliver_pending(db, settings)
+    outbox_delivery.deliver_pending(db, settings)
     assert len(report.dead) == 1 and len(notify_env.http.received()) == 1
     row = outbox_rows(db)[0]
     assert row["status"] == "dead" and row["last_error"].startswith("HTTP 400")
@@ -459,7 +459,7 @@ def test_redirects_are_not_followed(db: psycopg.Connection, notify_env: NotifyEn
     settings = notify_env.settings()
     notify_env.http.fail_next(1, status=301)
     outbox.enqueue(db, [Notification(Channel.PAGERDUTY, Event.TRIGGER, make_alert())], settings)
-    report = outbox.deliver_pending(db, settings)
+    report = outbox_delivery.deliver_pending(db, settings)
     assert len(report.dead) == 1 and [r.path for r in notify_env.http.received()] == [
         PAGERDUTY_PATH
     ]
@@ -474,12 +474,12 @@ def test_smtp_temporary_refusal_is_retried_permanent_one_is_dead(
     outbox.enqueue(
         db, [Notification(Channel.EMAIL, Event.TRIGGER, make_alert(alert_id=1))], settings
     )
-    outbox.deliver_pending(db, settings)
+    outbox_delivery.deliver_pending(db, settings)
     notify_env.smtp.refuse_next(1, "550 5.1.1 No such mailbox")
     outbox.enqueue(
         db, [Notification(Channel.EMAIL, Event.TRIGGER, make_alert(alert_id=2))], settings
     )
-    outbox.deliver_pending(db, settings)
+    outbox_delivery.deliver_pending(db, settings)
     assert [(row["status"], row["attempts"]) for row in outbox_rows(db)] == [
         ("sent", 2),
         ("dead", 1),
@@ -497,10 +497,10 @@ def test_a_channel_unset_at_send_time_keeps_its_rows(
         settings,
     )
     without = notify_env.settings(YTEMPIRE_SLACK_WARNING_WEBHOOK_URL="")
-    report = outbox.deliver_pending(db, without)
+    report = outbox_delivery.deliver_pending(db, without)
     assert report.skipped == ["slack_warning: skipped, YTEMPIRE_SLACK_WARNING_WEBHOOK_URL not set"]
     assert outbox_rows(db)[0]["status"] == "pending" and notify_env.http.received() == []
-    outbox.deliver_pending(db, settings)
+    outbox_delivery.deliver_pending(db, settings)
     assert len(notify_env.slack_warning()) == 1
 
 
@@ -510,10 +510,10 @@ def test_resolve_reaches_pagerduty_with_the_same_dedup_key(
     settings = notify_env.settings()
     alert = make_alert()
     outbox.enqueue(db, notifications(alert, Event.TRIGGER, settings), settings)
-    outbox.deliver_pending(db, settings)
+    outbox_delivery.deliver_pending(db, settings)
     cleared = make_alert(notified_channels=outbox.notified_channels(db, alert.alert_id or 0))
     outbox.enqueue(db, notifications(cleared, Event.RESOLVE, settings), settings)
-    outbox.deliver_pending(db, settings)
+    outbox_delivery.deliver_pending(db, settings)
     trigger, resolve = (request.json for request in notify_env.pagerduty())
     assert trigger["event_action"] == "trigger" and resolve["event_action"] == "resolve"
     assert trigger["dedup_key"] == resolve["dedup_key"] == alert.dedup_key
@@ -524,8 +524,8 @@ def test_resolve_reaches_pagerduty_with_the_same_dedup_key(
 def test_dry_run_sends_nothing(db: psycopg.Connection, notify_env: NotifyEnv) -> None:
     settings = notify_env.settings()
     outbox.enqueue(db, notifications(make_alert(), Event.TRIGGER, settings), settings)
-    report = outbox.deliver_pending(db, settings, dry_run=True)
-    direct = outbox.deliver_direct(
+    report = outbox_delivery.deliver_pending(db, settings, dry_run=True)
+    direct = direct_delivery.deliver_direct(
         notifications(make_alert(alert_id=None), Event.TRIGGER, settings), settings, dry_run=True
     )
     assert len(report.deliveries) == 3 and all(item.body for item in report.deliveries)
@@ -555,7 +555,7 @@ def test_two_deliverers_never_send_a_row_twice(
     def deliver() -> None:
         try:
             with connect(outbox_warehouse.conn) as own:
-                outbox.deliver_pending(own, settings)
+                outbox_delivery.deliver_pending(own, settings)
         except BaseException as exc:  # surfaced below
             errors.append(exc)
 
@@ -586,7 +586,9 @@ def test_direct_delivery_when_the_database_is_down_then_requeued(
     assert path is not None
     outage = make_alert(alert_id=None, level=3, dedup_key="ytempire:complete_data_outage")
     notify_env.http.down()
-    report = outbox.deliver_direct(notifications(outage, Event.TRIGGER, settings), settings)
+    report = direct_delivery.deliver_direct(
+        notifications(outage, Event.TRIGGER, settings), settings
+    )
     assert sorted((item.channel, item.status) for item in report.deliveries) == [
         ("email", "sent"),
         ("pagerduty", "pending"),
@@ -596,12 +598,12 @@ def test_direct_delivery_when_the_database_is_down_then_requeued(
     assert {line["status"] for line in lines} == {"sent", "pending"}
     notify_env.assert_no_secret(path.read_text())
 
-    again = outbox.deliver_direct(notifications(outage, Event.TRIGGER, settings), settings)
+    again = direct_delivery.deliver_direct(notifications(outage, Event.TRIGGER, settings), settings)
     assert [item.status for item in again.deliveries if item.channel == "email"] == ["duplicate"]
     assert len(notify_env.smtp.messages) == 1
 
     notify_env.http.up()
-    delivered = outbox.deliver_pending(db, settings)
+    delivered = outbox_delivery.deliver_pending(db, settings)
     assert delivered.requeued == 3 and not path.exists()
     assert len(notify_env.pagerduty()) == 1 and len(notify_env.slack_critical()) == 1
     assert len(notify_env.smtp.messages) == 1
@@ -612,7 +614,7 @@ def test_direct_delivery_when_the_database_is_down_then_requeued(
         ("slack_critical", "sent"),
     ]
     assert all(row["level"] == 3 and row["alert_id"] is None for row in rows)
-    assert outbox.deliver_pending(db, settings).deliveries == []
+    assert outbox_delivery.deliver_pending(db, settings).deliveries == []
     notify_env.assert_no_secret(
         our_logs(caplog),
         json.dumps([row["payload"] for row in rows]),
@@ -626,7 +628,7 @@ def test_unreadable_undelivered_lines_are_kept_aside(
     path = notify_env.undelivered_file
     assert path is not None
     path.write_text("not json\n")
-    outbox.deliver_pending(db, notify_env.settings())
+    outbox_delivery.deliver_pending(db, notify_env.settings())
     assert not path.exists()
     assert path.with_name(path.name + ".invalid").read_text() == "not json\n"
 
@@ -635,7 +637,7 @@ def test_received_email_is_the_rendered_one(db: psycopg.Connection, notify_env: 
     settings = notify_env.settings()
     alert = make_alert()
     outbox.enqueue(db, [Notification(Channel.EMAIL, Event.TRIGGER, alert)], settings)
-    outbox.deliver_pending(db, settings)
+    outbox_delivery.deliver_pending(db, settings)
     received = notify_env.smtp.messages[0].message
     assert isinstance(received, EmailMessage)
     assert str(received["X-Ytempire-Dedup-Key"]).strip() == alert.dedup_key

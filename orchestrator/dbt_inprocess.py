@@ -1,0 +1,186 @@
+"""dbt in this process (`dbtRunner`), with the parsed manifest kept for the process: the first
+invocation for a (project files, profile variables, `--vars`, target path) parses, every later
+one gets `dbtRunner(manifest=...)` and skips parsing. dbt's console is silenced (its lines are
+kept, and echoed to stderr with -vv); a run-operation's error, which dbt reports only as an
+event, is kept as the invocation's error."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import sys
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+# dbt's exit codes (as dbt_invoke.DBT_EXIT_*)
+EXIT_OK, EXIT_NODE_FAILURES, EXIT_CANNOT_RUN = 0, 1, 2
+# Commands that take a parsed manifest (everything that reads the project but does not change it).
+MANIFEST_COMMANDS = {"build", "run", "test", "seed", "snapshot", "compile", "show", "list", "ls",
+                     "source", "run-operation", "docs", "retry", "clone"}  # fmt: skip
+OUTPUT_LINES_KEPT = 200
+PROJECT_FOLDERS = ("models", "macros", "tests", "seeds", "snapshots", "analyses")
+
+
+@dataclass
+class Outcome:
+    returncode: int
+    output: str  # dbt's console lines, the last OUTPUT_LINES_KEPT
+    error: str | None  # why dbt failed: the exception, or the first failing node's message
+    parsed: bool  # this invocation parsed the project
+
+
+_manifests: dict[str, Any] = {}  # cache key -> dbt's parsed Manifest, for this process
+
+
+def clear_cache() -> None:
+    """Forget the parsed manifests (the next invocation parses again)."""
+    _manifests.clear()
+
+
+def invoke(arguments: list[str], env: dict[str, str], project_dir: Path) -> Outcome:
+    """`dbt <arguments>` in this process, with `env` as its environment for the duration."""
+    from dbt.cli.main import dbtRunner  # dbt imports in ~1.5 s: only when a command runs dbt
+
+    lines: deque[str] = deque(maxlen=OUTPUT_LINES_KEPT)
+    errors: list[str] = []  # a run-operation's error (dbt reports it as an event only)
+    callbacks = [_collector(lines, errors)]
+    flags = ["--log-level", "none", "--log-level-file", "debug"]
+    key = _cache_key(arguments, env, project_dir)
+    with _environment(env):
+        manifest = _manifests.get(key) if key else None
+        parsed = False
+        if key and manifest is None and _takes_manifest(arguments):
+            parse = dbtRunner(callbacks=callbacks).invoke([*flags, "parse", *_vars_of(arguments)])
+            if not parse.success:
+                return _outcome(parse, lines, errors, parsed=True)
+            manifest = _manifests[key] = parse.result
+            parsed = True
+        runner = dbtRunner(manifest=manifest, callbacks=callbacks)
+        result = runner.invoke([*flags, *arguments])
+    return _outcome(result, lines, errors, parsed)
+
+
+def _takes_manifest(arguments: list[str]) -> bool:
+    command = next((word for word in arguments if not word.startswith("-")), "")
+    return command in MANIFEST_COMMANDS
+
+
+def _vars_of(arguments: list[str]) -> list[str]:
+    if "--vars" not in arguments:
+        return []
+    index = arguments.index("--vars")
+    return arguments[index : index + 2]
+
+
+def _cache_key(arguments: list[str], env: dict[str, str], project_dir: Path) -> str | None:
+    """What a parse depends on: the project's files, the profile's variables, the `--vars`."""
+    if not _takes_manifest(arguments):
+        return None
+    settings = sorted(
+        (name, value)
+        for name, value in env.items()
+        if (name.startswith(("PG", "DBT_", "YTEMPIRE_DBT_")) and name != "PGOPTIONS")
+    )
+    document = json.dumps(
+        [
+            str(project_dir),
+            settings,
+            _vars_of(arguments),
+            _project_stamp(project_dir),
+        ]
+    )
+    return hashlib.sha256(document.encode()).hexdigest()
+
+
+def _project_stamp(project_dir: Path) -> list[Any]:
+    """Every project file's name, size and mtime: an edited model is parsed again."""
+    stamp: list[Any] = []
+    for name in ("dbt_project.yml", "profiles.yml", "packages.yml", "selectors.yml"):
+        path = project_dir / name
+        if path.is_file():
+            info = path.stat()
+            stamp.append((name, info.st_size, info.st_mtime_ns))
+    for folder in PROJECT_FOLDERS:
+        for path in sorted((project_dir / folder).rglob("*")):
+            if path.is_file():
+                info = path.stat()
+                stamp.append((str(path.relative_to(project_dir)), info.st_size, info.st_mtime_ns))
+    return stamp
+
+
+@contextlib.contextmanager
+def _environment(env: dict[str, str]) -> Iterator[None]:
+    """os.environ is `env` for the duration (dbt and libpq read the process environment)."""
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+OPERATION_ERROR_EVENTS = ("RunningOperationCaughtError", "RunningOperationUncaughtError")
+
+
+def _collector(lines: deque[str], errors: list[str]) -> Any:
+    echo = logging.getLogger("dbt").isEnabledFor(logging.DEBUG) or log.isEnabledFor(logging.DEBUG)
+
+    def collect(event: Any) -> None:
+        info = event.info
+        if info.name in OPERATION_ERROR_EVENTS:
+            errors.append(str(event.data.exc))
+        if info.level == "debug" or not info.msg:
+            return
+        lines.append(str(info.msg))
+        if echo:
+            print(info.msg, file=sys.stderr, flush=True)
+
+    return collect
+
+
+def _outcome(result: Any, lines: deque[str], errors: list[str], parsed: bool) -> Outcome:
+    if result.success:
+        code, error = EXIT_OK, None
+    elif result.exception is not None:
+        code, error = EXIT_CANNOT_RUN, _one_sentence(result.exception)
+    else:
+        code = EXIT_NODE_FAILURES
+        error = _operation_error(errors[-1]) if errors else _first_failure(result.result)
+    return Outcome(code, "\n".join(lines), error, parsed)
+
+
+def _operation_error(text: str) -> str:
+    """dbt's reason without its "Compilation Error in macro ..." header and "> in macro" stack."""
+    kept = [
+        line.strip()
+        for line in text.splitlines()
+        if line.strip()
+        and not line.strip().startswith(">")
+        and not line.strip().startswith(("Compilation Error in macro", "Runtime Error in macro"))
+    ]
+    return " ".join(" ".join(kept).split()) or text.strip()
+
+
+def _one_sentence(exception: BaseException) -> str:
+    text = " ".join(str(exception).split())
+    return text or type(exception).__name__
+
+
+def _first_failure(result: Any) -> str | None:
+    """The message of the first node that errored or failed (run-operation: its error)."""
+    for node_result in getattr(result, "results", None) or []:
+        status = str(getattr(node_result, "status", "")).lower()
+        if status in ("error", "fail", "runtime error"):
+            message = getattr(node_result, "message", None)
+            return _one_sentence(Exception(message)) if message else status
+    return None
