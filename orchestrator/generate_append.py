@@ -25,15 +25,18 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
 
-from orchestrator import generate as gen
+from orchestrator import generate_tables as gen
 from orchestrator import raw_state
 from orchestrator.connection import Connection, connect
 from orchestrator.errors import ConfigError
+from orchestrator.generate import GenerateReport, copy_rows, make_plan
+from orchestrator.generate_injections import inject_cost_spike
 from orchestrator.project_vars import ProjectVars
 
 APPEND_INJECTIONS = ("cost_spike",)
@@ -153,6 +156,46 @@ def _numbered(first_id: int, events: list[tuple], time_position: int) -> list[tu
     return [(first_id + offset, *event) for offset, event in enumerate(ordered)]
 
 
+@dataclass(frozen=True)
+class AppendSpan:
+    """The appended hours (start, end]: the plan of the generate they continue (`base`), the
+    plans at both ends and the videos published up to `end`."""
+
+    base: gen.Plan
+    before: gen.Plan
+    after: gen.Plan
+    hours: int
+    original_videos: list[gen.Video]  # the generate's
+    videos: list[gen.Video]  # those and the ones published up to `end`
+
+    @property
+    def start(self) -> datetime:
+        return self.before.as_of
+
+    @property
+    def end(self) -> datetime:
+        return self.after.as_of
+
+    @property
+    def new_videos(self) -> list[gen.Video]:
+        return [v for v in self.videos if self.start < v.published_at]
+
+    @classmethod
+    def of(cls, state: raw_state.Generation, hours: int, project: ProjectVars | None) -> AppendSpan:
+        base = make_plan(state.scale, state.days, state.generated_as_of, state.seed, (), project)
+        end = state.as_of + timedelta(hours=hours)
+        channels = gen.build_channels(base, gen.build_users(base))
+        original = gen.build_videos(base, channels)
+        return cls(
+            base=base,
+            before=dataclasses.replace(base, as_of=state.as_of),
+            after=dataclasses.replace(base, as_of=end),
+            hours=hours,
+            original_videos=original,
+            videos=original + appended_videos(base, channels, end),
+        )
+
+
 def append_hours(
     conn: Connection,
     hours: int,
@@ -160,7 +203,7 @@ def append_hours(
     late_rows: int = 0,
     inject: Sequence[str] = (),
     project: ProjectVars | None = None,
-) -> gen.GenerateReport:
+) -> GenerateReport:
     """Add `hours` hours of collector data after the latest instant; see the module docstring.
     An injection is sized from `project`'s threshold vars (default: dbt_project.yml's)."""
     started = time.perf_counter()
@@ -171,104 +214,143 @@ def append_hours(
             raise ConfigError(
                 "There is no generated data to continue: run `ytempire generate` first."
             )
-        base = gen.make_plan(
-            state.scale, state.days, state.generated_as_of, state.seed, (), project
-        )
-        start, end = state.as_of, state.as_of + timedelta(hours=hours)
-        before = dataclasses.replace(base, as_of=start)
-        after = dataclasses.replace(base, as_of=end)
-        channels = gen.build_channels(base, gen.build_users(base))
-        original = gen.build_videos(base, channels)
-        videos = original + appended_videos(base, channels, end)
-        new_videos = [v for v in videos if start < v.published_at]
-        details: dict[str, dict[str, Any]] = {}
-
-        live_since = start - gen.LIVE_WINDOW - gen.HOUR
-        stats = [
-            row
-            for video in videos
-            if video.published_at > live_since
-            for row in gen.stats_for(after, video)
-            if row[1] > start
-        ]
-        revenue = [row for v in videos for row in _revenue_versions(before, after, v, start)]
-        cost_events = [event for video in new_videos for event in production_costs(base, video)]
-        late = _late_costs(base, original, start, late_rows)
-        costs = _numbered(_next_id(db, "costs", "cost_id"), [*cost_events, *late], 3)
-        if late_rows:
-            late_costs = [cost for cost in costs if cost[1:] in set(late)]
-            details["late_rows"] = {
-                "cost_ids": [cost[0] for cost in late_costs],
-                "incurred_at": [cost[4] for cost in late_costs],
-            }
-        if "cost_spike" in injected:
-            existing = db.execute(
-                "select cost_id, video_id, category, amount_cents, incurred_at from raw.costs"
-                " where incurred_at > %s",
-                (end - 2 * gen.HOUR,),
-            ).fetchall()
-            window = [*existing, *costs]
-            details["cost_spike"] = gen.inject_cost_spike(after, videos, window)
-            costs += window[len(existing) + len(costs) :]
-
-        days = sorted({(start + timedelta(hours=h)).date() for h in range(hours + 1)})
-        calls = [
-            request
-            for day in days
-            for request in gen.api_requests_for_day(after, day)
-            if start < request[0] <= end
-        ]
-        if not calls or end - max(calls)[0] > timedelta(minutes=10):
-            calls.append((end - timedelta(seconds=30), "videos.list", "success"))
-        api_usage = [
-            (request_id, called_at, endpoint, gen.API_ENDPOINTS[endpoint], status)
-            for request_id, (called_at, endpoint, status) in enumerate(
-                sorted(calls), start=_next_id(db, "api_usage", "request_id")
-            )
-        ]
-        jobs = [
-            (name, started_at, finished_at, status, error)
-            for _, name, started_at, finished_at, status, error in gen.build_job_runs(after)
-            if start < finished_at <= end
-        ]
-        job_runs = _numbered(_next_id(db, "job_runs", "run_id"), jobs, 1)
-        queries = [
-            (dashboard, executed_at, duration)
-            for _, dashboard, executed_at, duration in gen.build_query_log(after)
-            if start < executed_at <= end
-        ]
-        query_log = _numbered(_next_id(db, "query_log", "query_id"), queries, 1)
-        last_cache = db.execute(
-            "select collected_at, keyspace_hits, keyspace_misses, used_memory_bytes, keys"
-            " from raw.cache_stats order by collected_at desc limit 1"
-        ).fetchone()
-        tables = {
-            "videos": list(gen.video_rows(after, new_videos)),
-            "video_stats": stats,
-            "revenue": revenue,
-            "costs": costs,
-            "api_usage": api_usage,
-            "job_runs": job_runs,
-            "query_log": query_log,
-            "cache_stats": _cache_samples(base, last_cache, start, end),
-        }
-        rows = {table: gen.copy_rows(db, table, table_rows) for table, table_rows in tables.items()}
+        span = AppendSpan.of(state, hours, project)
+        tables, details = _appended_tables(db, span, late_rows, injected)
+        rows = {table: copy_rows(db, table, table_rows) for table, table_rows in tables.items()}
         raw_state.record(
             db,
             "append",
-            dataclasses.replace(state, as_of=end),
+            dataclasses.replace(state, as_of=span.end),
             hours=hours,
             late_rows=late_rows,
             inject=injected,
         )
         db.commit()
-    return gen.GenerateReport(
+    return GenerateReport(
         rows=rows,
         seconds=time.perf_counter() - started,
-        as_of=end,
-        seed=base.seed,
-        scale=base.scale,
+        as_of=span.end,
+        seed=span.base.seed,
+        scale=span.base.scale,
         injected=injected,
-        days=base.days,
+        days=span.base.days,
         injected_details=details,
     )
+
+
+def _appended_tables(
+    db: psycopg.Connection, span: AppendSpan, late_rows: int, injected: tuple[str, ...]
+) -> tuple[dict[str, list[tuple]], dict[str, dict[str, Any]]]:
+    """The rows to add to each raw table, and the details of the late rows and injections."""
+    details: dict[str, dict[str, Any]] = {}
+    costs, late = _appended_costs(db, span, late_rows)
+    if late_rows:
+        details["late_rows"] = _late_rows_details(costs, late)
+    if "cost_spike" in injected:
+        spike, costs = _with_cost_spike(db, span, costs)
+        details["cost_spike"] = spike
+    tables = {
+        "videos": list(gen.video_rows(span.after, span.new_videos)),
+        "video_stats": _appended_stats(span),
+        "revenue": [
+            row
+            for video in span.videos
+            for row in _revenue_versions(span.before, span.after, video, span.start)
+        ],
+        "costs": costs,
+        "api_usage": _appended_api_usage(db, span),
+        "job_runs": _appended_job_runs(db, span),
+        "query_log": _appended_query_log(db, span),
+        "cache_stats": _cache_samples(span.base, _last_cache_sample(db), span.start, span.end),
+    }
+    return tables, details
+
+
+def _appended_stats(span: AppendSpan) -> list[tuple]:
+    """The collections in (start, end] of every video live at some point after start."""
+    live_since = span.start - gen.LIVE_WINDOW - gen.HOUR
+    return [
+        row
+        for video in span.videos
+        if video.published_at > live_since
+        for row in gen.stats_for(span.after, video)
+        if row[1] > span.start
+    ]
+
+
+def _appended_costs(
+    db: psycopg.Connection, span: AppendSpan, late_rows: int
+) -> tuple[list[tuple], list[tuple]]:
+    """The new videos' cost events and `late_rows` late ones, numbered after the last cost_id;
+    and the late events (unnumbered)."""
+    events = [event for video in span.new_videos for event in production_costs(span.base, video)]
+    late = _late_costs(span.base, span.original_videos, span.start, late_rows)
+    return _numbered(_next_id(db, "costs", "cost_id"), [*events, *late], 3), late
+
+
+def _late_rows_details(costs: list[tuple], late: list[tuple]) -> dict[str, Any]:
+    late_events = set(late)
+    late_costs = [cost for cost in costs if cost[1:] in late_events]
+    return {
+        "cost_ids": [cost[0] for cost in late_costs],
+        "incurred_at": [cost[4] for cost in late_costs],
+    }
+
+
+def _with_cost_spike(
+    db: psycopg.Connection, span: AppendSpan, costs: list[tuple]
+) -> tuple[dict[str, Any], list[tuple]]:
+    """The generator's cost spike in the last appended hour, over the costs already loaded and
+    the appended ones: its details, and the appended costs with the spike's events."""
+    existing = db.execute(
+        "select cost_id, video_id, category, amount_cents, incurred_at from raw.costs"
+        " where incurred_at > %s",
+        (span.end - 2 * gen.HOUR,),
+    ).fetchall()
+    window = [*existing, *costs]
+    details = inject_cost_spike(span.after, span.videos, window)
+    return details, costs + window[len(existing) + len(costs) :]
+
+
+def _appended_api_usage(db: psycopg.Connection, span: AppendSpan) -> list[tuple]:
+    """The day schedules' API calls in (start, end], the last at most 10 minutes before end."""
+    days = sorted({(span.start + timedelta(hours=h)).date() for h in range(span.hours + 1)})
+    calls = [
+        request
+        for day in days
+        for request in gen.api_requests_for_day(span.after, day)
+        if span.start < request[0] <= span.end
+    ]
+    if not calls or span.end - max(calls)[0] > timedelta(minutes=10):
+        calls.append((span.end - timedelta(seconds=30), "videos.list", "success"))
+    return [
+        (request_id, called_at, endpoint, gen.API_ENDPOINTS[endpoint], status)
+        for request_id, (called_at, endpoint, status) in enumerate(
+            sorted(calls), start=_next_id(db, "api_usage", "request_id")
+        )
+    ]
+
+
+def _appended_job_runs(db: psycopg.Connection, span: AppendSpan) -> list[tuple]:
+    jobs = [
+        (name, started_at, finished_at, status, error)
+        for _, name, started_at, finished_at, status, error in gen.build_job_runs(span.after)
+        if span.start < finished_at <= span.end
+    ]
+    return _numbered(_next_id(db, "job_runs", "run_id"), jobs, 1)
+
+
+def _appended_query_log(db: psycopg.Connection, span: AppendSpan) -> list[tuple]:
+    queries = [
+        (dashboard, executed_at, duration)
+        for _, dashboard, executed_at, duration in gen.build_query_log(span.after)
+        if span.start < executed_at <= span.end
+    ]
+    return _numbered(_next_id(db, "query_log", "query_id"), queries, 1)
+
+
+def _last_cache_sample(db: psycopg.Connection) -> tuple | None:
+    return db.execute(
+        "select collected_at, keyspace_hits, keyspace_misses, used_memory_bytes, keys"
+        " from raw.cache_stats order by collected_at desc limit 1"
+    ).fetchone()

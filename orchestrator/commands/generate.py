@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import click
 
 from orchestrator import connection, database
 from orchestrator.commands.params import as_of_option, json_option, parse_timestamp
 from orchestrator.errors import ConfigError
-from orchestrator.generate import INJECTIONS, MAX_SCALE, GenerateReport, generate, make_plan
+from orchestrator.generate import MAX_SCALE, GenerateReport, generate, make_plan
 from orchestrator.generate_append import append_hours
+from orchestrator.generate_injections import INJECTIONS
 
 
 def parse_scale(raw: str) -> float:
@@ -130,45 +133,61 @@ def report_json(report: GenerateReport) -> str:
 )
 @json_option
 @click.pass_context
-def generate_command(
-    ctx: click.Context,
-    scale: str,
-    days: str,
-    as_of: str | None,
-    seed: str,
-    inject: tuple[str, ...],
-    append_hours: str | None,
-    late_rows: str,
-    as_json: bool,
-) -> None:
+def generate_command(ctx: click.Context, **options: Any) -> None:
     """Replace schema `raw` with synthetic data (default as_of: now, to the minute).
 
     The next `ytempire build` (or playbook) after a replacing generate full-refreshes the
     incremental models by itself. With --append-hours the data is continued instead.
     """
-    if append_hours is not None:
-        report = append(ctx, append_hours, late_rows, inject)
-        click.echo(report_json(report) if as_json else report_table(report, "raw (appended)"))
-        return
-    if late_rows != "0":
-        raise ConfigError("--late-rows needs --append-hours: late rows land with appended hours.")
-    arguments = {
-        "scale": parse_scale(scale),
-        "days": parse_days(days),
-        "as_of": parse_as_of(as_of),
-        "seed": parse_int("--seed", seed, 42),
-        "inject": inject,
-    }
+    request = GenerateRequest(**options)
+    if request.append_hours is None:
+        report, where = replace_raw(request)
+    else:
+        report, where = append_to_raw(ctx, request)
+    click.echo(report_json(report) if request.as_json else report_table(report, where))
+
+
+@dataclass(frozen=True)
+class GenerateRequest:
+    """The options of `ytempire generate` as given: text, parsed by `replace_raw` or
+    `append_to_raw`."""
+
+    scale: str
+    days: str
+    as_of: str | None
+    seed: str
+    inject: tuple[str, ...]
+    append_hours: str | None
+    late_rows: str
+    as_json: bool
+
+    def generate_arguments(self) -> dict[str, Any]:
+        """The keyword arguments of a replacing `generate`, each parsed from its option."""
+        if self.late_rows != "0":
+            raise ConfigError(
+                "--late-rows needs --append-hours: late rows land with appended hours."
+            )
+        return {
+            "scale": parse_scale(self.scale),
+            "days": parse_days(self.days),
+            "as_of": parse_as_of(self.as_of),
+            "seed": parse_int("--seed", self.seed, 42),
+            "inject": self.inject,
+        }
+
+
+def replace_raw(request: GenerateRequest) -> tuple[GenerateReport, str]:
+    """Replace schema `raw`; the report and where it was loaded."""
+    arguments = request.generate_arguments()
     make_plan(**arguments)  # bad input fails before any database is started
     conn = database.resolve()
     connection.ensure_database(conn)
-    report = generate(conn, **arguments)
-    click.echo(report_json(report) if as_json else report_table(report, conn.describe()))
+    return generate(conn, **arguments), conn.describe()
 
 
-def append(
-    ctx: click.Context, hours: str, late_rows: str, inject: tuple[str, ...]
-) -> GenerateReport:
+def append_to_raw(ctx: click.Context, request: GenerateRequest) -> tuple[GenerateReport, str]:
+    """Continue the existing raw data by --append-hours (refusing the options it reuses); the
+    report and where it was loaded."""
     fixed = [
         f"--{name.replace('_', '-')}"
         for name in ("scale", "days", "seed", "as_of")
@@ -179,10 +198,10 @@ def append(
             f"{', '.join(fixed)} cannot be combined with --append-hours: appended hours "
             "continue the generate that made the data; leave them out."
         )
-    conn = database.resolve()
-    return append_hours(
-        conn,
-        parse_int("--append-hours", hours, 1),
-        late_rows=parse_int("--late-rows", late_rows, 2),
-        inject=inject,
+    report = append_hours(
+        database.resolve(),
+        parse_int("--append-hours", request.append_hours, 1),
+        late_rows=parse_int("--late-rows", request.late_rows, 2),
+        inject=request.inject,
     )
+    return report, "raw (appended)"

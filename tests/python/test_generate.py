@@ -23,7 +23,8 @@ from conftest import Warehouse
 from orchestrator import project_vars
 from orchestrator.cli import main
 from orchestrator.errors import ConfigError
-from orchestrator.generate import FUTURE_OFFSET, INJECTIONS, TABLES, GenerateReport, generate
+from orchestrator.generate import TABLES, GenerateReport, generate
+from orchestrator.generate_injections import FUTURE_OFFSET, INJECTIONS
 
 PROJECT_VARS: dict[str, Any] = yaml.safe_load(
     (Path(__file__).resolve().parents[2] / "dbt_project.yml").read_text()
@@ -323,7 +324,7 @@ def slow_dashboard_durations_ms(warehouse: Warehouse) -> tuple[int, int]:
 @dataclass(frozen=True)
 class Crossing:
     """The threshold var an injection must cross and where past it its figures land: `band` is
-    (lowest - var, highest - var), the margins orchestrator/generate.py documents."""
+    (lowest - var, highest - var), the margins orchestrator/generate_injections.py documents."""
 
     var: str
     band: tuple[float, float]
