@@ -1,5 +1,5 @@
-"""A cost spike planted in hour 2 of a simulated day (simulated_day.py, embedded PostgreSQL):
-exactly one alert opens in hour 2, on the matrix's level, owner and channels, and resolves
+"""A cost spike planted in hour 5 of a simulated day (simulated_day.py, embedded PostgreSQL):
+exactly one alert opens in hour 5, on the matrix's level, owner and channels, and resolves
 (PagerDuty resolve on the same dedup key) in the first hour the oracle says it cleared; a
 replacing generate that drops the spike resolves it too (issue 8's first finding)."""
 
