@@ -19,8 +19,9 @@ from orchestrator import (
     outbox,
     outbox_delivery,
 )
+from orchestrator.alert_lifecycle import Change
 from orchestrator.alert_state import apply_changes
-from orchestrator.commands import tables
+from orchestrator.commands import output, tables
 from orchestrator.commands.params import dry_run_option, json_option, now_option
 from orchestrator.context import RunContext, RunRequest, utcnow
 from orchestrator.report import Delivery, alert_summary, planned
@@ -141,26 +142,26 @@ def escalate_command(dry_run: bool, as_json: bool, now: datetime | None) -> None
             if dry_run:
                 raise psycopg.Rollback(transaction)
         delivery = None if dry_run else Delivery.of(outbox_delivery.deliver_pending(db, settings))
-    for line in skipped:
-        click.echo(line, err=True)
-    if as_json:
-        click.echo(
-            json.dumps(
-                {
-                    "escalated": [alert_summary(c.alert) for c in changes],
-                    "notifications": [n.to_dict() for n in planned(notes)],
-                    "sent": delivery.sent if delivery else 0,
-                    "dry_run": dry_run,
-                },
-                indent=2,
-                default=str,
-            )
-        )
-        return
+    output.finish(
+        lambda: {
+            "escalated": [alert_summary(c.alert) for c in changes],
+            "notifications": [n.to_dict() for n in planned(notes)],
+            "sent": delivery.sent if delivery else 0,
+            "dry_run": dry_run,
+        },
+        lambda: _escalated_text(changes, delivery),
+        as_json=as_json,
+        exit_code=0,
+        notes=skipped,
+    )
+
+
+def _escalated_text(changes: list[Change], delivery: Delivery | None) -> str:
+    lines = []
     if not changes:
-        click.echo("no alert past its SLA")
+        lines.append("no alert past its SLA")
     else:
-        click.echo(
+        lines.append(
             tables.render(
                 ["ID", "NEW LEVEL", "OWNER", "SLA", "ACTION", "NODE"],
                 [
@@ -177,4 +178,5 @@ def escalate_command(dry_run: bool, as_json: bool, now: datetime | None) -> None
             )
         )
     if delivery is not None:
-        click.echo(f"delivery: {delivery.sent} sent, {delivery.pending} pending")
+        lines.append(f"delivery: {delivery.sent} sent, {delivery.pending} pending")
+    return "\n".join(lines)
