@@ -40,11 +40,6 @@ class Outcome:
 _manifests: dict[str, Any] = {}  # cache key -> dbt's parsed Manifest, for this process
 
 
-def clear_cache() -> None:
-    """Forget the parsed manifests (the next invocation parses again)."""
-    _manifests.clear()
-
-
 def invoke(arguments: list[str], env: dict[str, str], project_dir: Path) -> Outcome:
     """`dbt <arguments>` in this process, with `env` as its environment for the duration."""
     from dbt.cli.main import dbtRunner  # dbt imports in ~1.5 s: only when a command runs dbt

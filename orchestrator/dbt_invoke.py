@@ -21,7 +21,7 @@ import os
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +49,6 @@ class DbtInvocation:
     stderr: str = ""
     error: str | None = None  # why dbt failed: the exception, or the first failing node's message
     parsed: bool = False  # this invocation parsed the project (no cached manifest)
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def could_not_run(self) -> bool:

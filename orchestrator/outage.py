@@ -19,7 +19,7 @@ from orchestrator.conditions import DATABASE_UNREACHABLE, system_alert
 from orchestrator.context import RunContext
 from orchestrator.errors import EXIT_COULD_NOT_RUN
 from orchestrator.escalation_matrix import Matrix
-from orchestrator.report import BuildReport, Delivery, planned
+from orchestrator.report import BuildReport, DeliveryCounts, planned
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,9 @@ def notify_outage(ctx: RunContext, reason: str) -> BuildReport:
     if ctx.request.dry_run:
         return report
     if notes:
-        report.delivery = Delivery.of(direct_delivery.deliver_direct(notes, ctx.settings.notify))
+        report.delivery = DeliveryCounts.of(
+            direct_delivery.deliver_direct(notes, ctx.settings.notify)
+        )
     channels = sorted({*(state or {}).get("channels", []), *(str(n.channel) for n in notes)})
     _write_state(ctx, alert, state, channels)
     return report

@@ -12,6 +12,7 @@ from orchestrator.alert import Alert, Event, Notification, Severity
 from orchestrator.alert_lifecycle import Change
 from orchestrator.artifacts import NodeResult, ResultKind
 from orchestrator.errors import EXIT_COULD_NOT_RUN, EXIT_FAILURES, EXIT_OK, EXIT_WARNINGS
+from orchestrator.outbox_delivery import DeliveryReport
 
 
 @dataclass
@@ -40,21 +41,16 @@ def planned(notes: list[Notification]) -> list[PlannedNotification]:
 
 
 @dataclass
-class Delivery:
+class DeliveryCounts:
+    """How many notifications a run's delivery pass sent, left pending and gave up on."""
+
     sent: int = 0
     pending: int = 0
     dead: int = 0
 
     @classmethod
-    def of(cls, outcome: Any) -> Delivery:
-        """From outbox_delivery.deliver_pending / direct_delivery.deliver_direct (lists or counts
-        per state)."""
-        return cls(*(count_of(outcome, name) for name in ("sent", "pending", "dead")))
-
-
-def count_of(delivery: Any, name: str) -> int:
-    value = getattr(delivery, name, 0)
-    return len(value) if isinstance(value, list | tuple | set) else int(value or 0)
+    def of(cls, report: DeliveryReport) -> DeliveryCounts:
+        return cls(len(report.sent), len(report.pending), len(report.dead))
 
 
 @dataclass
@@ -65,7 +61,7 @@ class BuildReport:
     changes: list[Change] = field(default_factory=list)
     planned: list[PlannedNotification] = field(default_factory=list)
     skipped_channels: list[str] = field(default_factory=list)
-    delivery: Delivery = field(default_factory=Delivery)
+    delivery: DeliveryCounts = field(default_factory=DeliveryCounts)
     run_id: int | None = None
     dbt_invocation_id: str | None = None
     dbt_invocation_ids: list[str] = field(default_factory=list)  # a build of everything: two

@@ -30,7 +30,7 @@ from orchestrator import (
 from orchestrator.connection import Connection
 from orchestrator.context import RunContext
 from orchestrator.errors import EXIT_COULD_NOT_RUN, DatabaseUnavailable, YtempireError
-from orchestrator.report import BuildReport, Delivery, exit_code_for, planned
+from orchestrator.report import BuildReport, DeliveryCounts, exit_code_for, planned
 
 
 def run_build(ctx: RunContext) -> BuildReport:
@@ -69,7 +69,9 @@ def _run_with_database(ctx: RunContext, conn: Connection, db: psycopg.Connection
         report.alerts, report.changes = state.alerts, state.changes
         report.planned, report.skipped_channels = planned(state.notes), state.skipped_channels
         if not request.dry_run:
-            report.delivery = Delivery.of(outbox_delivery.deliver_pending(db, ctx.settings.notify))
+            report.delivery = DeliveryCounts.of(
+                outbox_delivery.deliver_pending(db, ctx.settings.notify)
+            )
             if adopted is not None:
                 outage.forget(ctx)
     except YtempireError as exc:

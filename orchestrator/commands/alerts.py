@@ -24,7 +24,7 @@ from orchestrator.alert_state import apply_changes
 from orchestrator.commands import output, tables
 from orchestrator.commands.params import dry_run_option, json_option, now_option
 from orchestrator.context import RunContext, RunRequest, utcnow
-from orchestrator.report import Delivery, alert_summary, planned
+from orchestrator.report import DeliveryCounts, alert_summary, planned
 
 
 def _user() -> str:
@@ -117,7 +117,7 @@ def resolve_command(alert_id: int, by: str | None, now: datetime | None) -> None
         with db.transaction():
             change = alert_lifecycle.resolve(db, alert_id, by=by or _user(), now=now or utcnow())
             notes, skipped = apply_changes(db, [change], settings)
-        delivery = Delivery.of(outbox_delivery.deliver_pending(db, settings))
+        delivery = DeliveryCounts.of(outbox_delivery.deliver_pending(db, settings))
     for line in skipped:
         click.echo(line, err=True)
     click.echo(f"alert {alert_id} resolved ({len(notes)} notifications, {delivery.sent} sent)")
@@ -141,7 +141,9 @@ def escalate_command(dry_run: bool, as_json: bool, now: datetime | None) -> None
             notes, skipped = apply_changes(db, changes, settings)
             if dry_run:
                 raise psycopg.Rollback(transaction)
-        delivery = None if dry_run else Delivery.of(outbox_delivery.deliver_pending(db, settings))
+        delivery = (
+            None if dry_run else DeliveryCounts.of(outbox_delivery.deliver_pending(db, settings))
+        )
     output.finish(
         lambda: {
             "escalated": [alert_summary(c.alert) for c in changes],
@@ -156,7 +158,7 @@ def escalate_command(dry_run: bool, as_json: bool, now: datetime | None) -> None
     )
 
 
-def _escalated_text(changes: list[Change], delivery: Delivery | None) -> str:
+def _escalated_text(changes: list[Change], delivery: DeliveryCounts | None) -> str:
     lines = []
     if not changes:
         lines.append("no alert past its SLA")

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -24,6 +24,7 @@ import pytest
 from conftest import Warehouse
 from psycopg import sql
 
+from orchestrator import project_vars
 from orchestrator.generate import GenerateReport, generate
 
 AS_OF = datetime(2026, 11, 15, 12, 7, tzinfo=UTC)
@@ -224,3 +225,80 @@ def test_cost_spike(lab: Lab, clean: Outcome) -> None:
     assert worst["cost_per_video_usd"] == (
         Decimal(str(details["clock_hour_cents_per_video"])) / 100
     ).quantize(Decimal("0.01"))
+
+
+# --- the system-wide (level 3) rules: dbt tests since the wrapper's Python rules went ----------
+
+LEVEL_3_DASHBOARDS = "assert_monitoring_not_every_dashboard_critical"
+LEVEL_3_DAILY_COST = "assert_finance_daily_cost_within_budget_limit"
+LEVEL_3_FRESHNESS = "assert_monitoring_not_every_dataset_stale"
+
+
+def names(outcome_problems: dict[str, str]) -> dict[str, str]:
+    return {uid.split(".")[2]: status for uid, status in outcome_problems.items()}
+
+
+def rebuild(lab: Lab, as_of: datetime = AS_OF) -> tuple[dict[str, str], dict[str, list]]:
+    invocation = lab.warehouse.dbt(
+        "build", "--full-refresh", "-s", *REBUILT, "tag:threshold", "--indirect-selection", "empty",
+        dbt_vars={"as_of": as_of.isoformat()},
+    )  # fmt: skip
+    assert not invocation.could_not_run, invocation.stdout[-3000:]
+    problems, failures = lab.results()
+    return names(problems), failures
+
+
+def test_every_dashboard_critical_and_the_daily_cost_are_level_3(lab: Lab, clean: Outcome) -> None:
+    variables = project_vars.load()
+    lab.load()
+    slow_ms = variables.integer("dashboard_critical_ms") + 1000
+    lab.warehouse.execute("update raw.query_log set duration_ms = %s", (slow_ms,))
+    limit = variables.daily_cost_critical_cents
+    video_id = lab.warehouse.query("select min(video_id) from raw.costs")[0][0]
+    lab.warehouse.execute(
+        "insert into raw.costs (cost_id, video_id, category, amount_cents, incurred_at) "
+        "select max(cost_id) + 1, %s, 'llm_script', %s, %s from raw.costs",
+        (video_id, limit + 1, AS_OF - timedelta(minutes=1)),
+    )
+    problems, failures = rebuild(lab)
+    assert problems[LEVEL_3_DASHBOARDS] == "fail"
+    assert problems[LEVEL_3_DAILY_COST] == "fail"
+    dashboards = lab.warehouse.query(
+        "select count(distinct dashboard_name) from raw.query_log"
+        " where (executed_at at time zone %s)::date = (%s::timestamptz at time zone %s)::date"
+        " and executed_at <= %s",
+        (variables.business_timezone, AS_OF, variables.business_timezone, AS_OF),
+    )[0][0]
+    assert len(failures[LEVEL_3_DASHBOARDS]) == dashboards > 1
+    spent = lab.warehouse.query(
+        "select sum(amount_cents) from raw.costs"
+        " where (incurred_at at time zone %s)::date = (%s::timestamptz at time zone %s)::date"
+        " and incurred_at <= %s and video_id is not null",
+        (variables.business_timezone, AS_OF, variables.business_timezone, AS_OF),
+    )[0][0]
+    (row,) = failures[LEVEL_3_DAILY_COST]
+    assert row["total_cost_cents"] == spent > limit
+
+    # one dashboard back under the critical level: no longer every dashboard, so no level 3
+    lab.warehouse.execute(
+        "update raw.query_log set duration_ms = 100 where dashboard_name ="
+        " (select min(dashboard_name) from raw.query_log)"
+    )
+    problems, _ = rebuild(lab)
+    assert LEVEL_3_DASHBOARDS not in problems
+    assert problems["assert_monitoring_dashboard_not_timing_out"] == "fail"
+
+
+def test_every_dataset_stale_is_level_3(lab: Lab, clean: Outcome) -> None:
+    variables = project_vars.load()
+    lab.load()
+    datasets = {
+        name.removeprefix("freshness_").removesuffix("_error_minutes")
+        for name in variables.values
+        if name.startswith("freshness_") and name.endswith("_error_minutes")
+    }
+    longest = max(variables.integer(f"freshness_{name}_error_minutes") for name in datasets)
+    later = AS_OF + timedelta(minutes=longest + 1)  # past every dataset's error threshold
+    problems, failures = rebuild(lab, later)
+    assert problems[LEVEL_3_FRESHNESS] == "fail"
+    assert {row["dataset_name"] for row in failures[LEVEL_3_FRESHNESS]} == datasets
