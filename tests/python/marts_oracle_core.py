@@ -13,6 +13,7 @@ built on these rows are in marts_oracle_finance.py and marts_oracle.py (the publ
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -119,15 +120,25 @@ def pg_text(value: Any) -> str:
     """A value cast to text in a UTC session, null as '' (how macro surrogate_key sees it)."""
     if value is None:
         return ""
+    if type(value) is str:
+        return value
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, datetime):
-        moment = value.astimezone(UTC)
-        fraction = f".{moment.microsecond:06d}".rstrip("0") if moment.microsecond else ""
-        return f"{moment:%Y-%m-%d %H:%M:%S}{fraction}+00"
+        return _timestamptz_text(value)
     if isinstance(value, date):
         return value.isoformat()
     return str(value)
+
+
+@functools.lru_cache(maxsize=1 << 18)
+def _timestamptz_text(value: datetime) -> str:
+    """timestamptz as text in UTC. Remembered: a sequence of runs recomputes the oracle after
+    each step over mostly the same rows, and equal aware datetimes (the same instant) have the
+    same UTC text, so a remembered answer is always the right one."""
+    moment = value.astimezone(UTC)
+    fraction = f".{moment.microsecond:06d}".rstrip("0") if moment.microsecond else ""
+    return f"{moment:%Y-%m-%d %H:%M:%S}{fraction}+00"
 
 
 def surrogate_key(*values: Any) -> str:

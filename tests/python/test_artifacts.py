@@ -431,3 +431,45 @@ def test_load_manifest_checks_every_node(tmp_path):
     (tmp_path / artifacts.MANIFEST).write_text(json.dumps(document))
     with pytest.raises(ConfigError, match=r"not_null_orders_id\.abc .*`escalation_level` is 5"):
         artifacts.load_manifest(tmp_path)
+
+
+def test_one_parse_writes_the_manifest_once_and_each_run_its_own_results(probe):
+    """In one process the project is parsed once per settings: manifest.json is written by the
+    first run of that parse only, every later run writes its own results artifact (from dbt's
+    result); a manifest.json replaced by someone else is written again. dbt's log file is at
+    info unless DBT_LOG_LEVEL_FILE says otherwise."""
+    warehouse, target, _ = probe
+    root = target.parent
+    manifest = target / "manifest.json"
+
+    def stamp() -> tuple[int, int]:
+        return manifest.stat().st_size, manifest.stat().st_mtime_ns
+
+    def invocation_id(name: str) -> str:
+        return json.loads((target / name).read_text())["metadata"]["invocation_id"]
+
+    before, sources_before = stamp(), invocation_id("sources.json")
+    freshness = dbt_invoke.run(
+        ["source", "freshness"], warehouse.conn, target_path=target, project_dir=root
+    )
+    assert not freshness.parsed and stamp() == before
+    assert invocation_id("sources.json") != sources_before
+    checked = json.loads((target / "sources.json").read_text())["results"]
+    assert {r["unique_id"].split(".")[-1] for r in checked} >= {"fresh_t", "late_t", "stale_t"}
+
+    manifest.write_text(manifest.read_text())  # another writer: a different file now
+    replaced = stamp()
+    build = dbt_invoke.run(["build"], warehouse.conn, target_path=target, project_dir=root)
+    assert not build.parsed and stamp() != replaced  # written again by this run
+    _, results = artifacts.parse_run_results(target, artifacts.load_manifest(target, {}))
+    assert _by_name(results, "unique_m_values_id").kind is ResultKind.FAIL
+    again = stamp()
+    dbt_invoke.run(["build", "-s", "m_values"], warehouse.conn, target_path=target,
+                   project_dir=root)  # fmt: skip
+    assert stamp() == again
+    ran = json.loads((target / "run_results.json").read_text())["results"]
+    assert {r["unique_id"] for r in ran} >= {"model.artifacts_probe.m_values"}
+    assert "model.artifacts_probe.m_plain" not in {r["unique_id"] for r in ran}
+
+    log = (target / "logs" / "dbt.log").read_text()
+    assert "[info ]" in log and "[debug]" not in log
