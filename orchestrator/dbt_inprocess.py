@@ -1,5 +1,5 @@
 """dbt in this process (`dbtRunner`), with the parsed manifest kept for the process: the first
-invocation for a (project files, profile variables, `--vars`, target path) parses, every later
+invocation for a (project files, profile variables, `--vars`) parses, every later
 one gets `dbtRunner(manifest=...)` and skips parsing. dbt's console is silenced (its lines are
 kept, and echoed to stderr with -vv); a run-operation's error, which dbt reports only as an
 event, is kept as the invocation's error."""
@@ -28,6 +28,9 @@ MANIFEST_COMMANDS = {"build", "run", "test", "seed", "snapshot", "compile", "sho
 OUTPUT_LINES_KEPT = 200
 DEFAULT_FILE_LOG_LEVEL = "info"
 PROJECT_FOLDERS = ("models", "macros", "tests", "seeds", "snapshots", "analyses")
+# Settings a parse does not read: the session's options (the pinned instant) and where
+# artifacts and logs go (two target folders of one database share the parse).
+NOT_PARSED = frozenset({"PGOPTIONS", "DBT_TARGET_PATH", "DBT_LOG_PATH"})
 
 
 @dataclass
@@ -146,7 +149,7 @@ def _cache_key(arguments: list[str], env: dict[str, str], project_dir: Path) -> 
     settings = sorted(
         (name, value)
         for name, value in env.items()
-        if (name.startswith(("PG", "DBT_", "YTEMPIRE_DBT_")) and name != "PGOPTIONS")
+        if name.startswith(("PG", "DBT_", "YTEMPIRE_DBT_")) and name not in NOT_PARSED
     )
     document = json.dumps(
         [

@@ -1,6 +1,6 @@
 """The one module that runs dbt: in this process through `dbtRunner`, parsing the project once.
 
-A process parses the project once per (project, target path, connection settings, `--vars`) and
+A process parses the project once per (project, connection settings, `--vars`) and
 hands the parsed manifest to every later invocation (`dbtRunner(manifest=...)`, as dbt-core's
 programmatic API allows), so `ytempire build`'s freshness check, its builds and a playbook's
 maintenance operations share one parse, and a test session parses once per database. The pinned

@@ -32,7 +32,28 @@ SYSTEM_PG = {
     "port": int(os.environ.get("YTEMPIRE_TEST_SYSTEM_PGPORT", "5432")),
     "user": os.environ.get("YTEMPIRE_TEST_SYSTEM_PGUSER", "postgres"),
 }
-_database_numbers = itertools.count(1)
+
+
+class DatabaseNames:
+    """Test databases are named by slot, `ytempire_test_<pid>_<server>_<n>`, the lowest free slot
+    first, and a dropped database frees its slot. A module's databases therefore have the names
+    the previous module's had, and the dbt parse this process keeps per connection settings
+    (orchestrator.dbt_inprocess) serves it too: one parse per slot, not one per database."""
+
+    def __init__(self) -> None:
+        self.taken: dict[str, set[int]] = {}
+
+    def take(self, server: str) -> str:
+        taken = self.taken.setdefault(server, set())
+        slot = next(n for n in itertools.count(1) if n not in taken)
+        taken.add(slot)
+        return f"ytempire_test_{os.getpid()}_{server}_{slot}"
+
+    def free(self, server: str, name: str) -> None:
+        self.taken[server].discard(int(name.rsplit("_", 1)[1]))
+
+
+_database_names = DatabaseNames()
 
 
 @dataclass
@@ -120,7 +141,7 @@ def warehouse_factory(
     server_name = "embedded" if server.embedded else "system"
 
     def make(label: str = "db") -> Warehouse:
-        name = f"ytempire_test_{os.getpid()}_{next(_database_numbers)}_{label}"[:63]
+        name = _database_names.take(server_name)
         with connect(server) as db:
             db.execute(
                 sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name))
@@ -133,7 +154,7 @@ def warehouse_factory(
                 # the system server may lack contrib; the diagnostics tests check for it
                 with contextlib.suppress(psycopg.Error):
                     db.execute(f"create extension if not exists {extension}")
-        target = tmp_path_factory.mktemp(f"target-{name}")
+        target = tmp_path_factory.mktemp(f"target-{label}-{name}")
         return Warehouse(conn=conn, target_path=target, server=server_name)
 
     try:
@@ -146,6 +167,7 @@ def warehouse_factory(
                         sql.Identifier(conn.dbname)
                     )
                 )
+                _database_names.free(server_name, conn.dbname)
 
 
 def system_server() -> Connection:
@@ -155,11 +177,12 @@ def system_server() -> Connection:
     return Connection(dbname="postgres", embedded=False, password=None, **SYSTEM_PG)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def new_warehouse(
     pg_server: Connection, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Callable[[str], Warehouse]]:
-    """Factory: a new empty database (with the extensions the project uses) on `pg_server`."""
+    """Factory: a new empty database (with the extensions the project uses) on `pg_server`,
+    dropped when the module's tests on that server are done."""
     with warehouse_factory(pg_server, tmp_path_factory) as make:
         yield make
 
