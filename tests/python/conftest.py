@@ -26,6 +26,13 @@ from psycopg import sql
 from orchestrator import dbt_invoke, embedded
 from orchestrator.connection import Connection, connect
 
+# The helper modules the tests import assert too: rewrite their asserts (pytest's detailed
+# failure messages), and before any test module imports them.
+pytest.register_assert_rewrite(
+    "marts_oracle", "marts_oracle_core", "marts_oracle_finance", "notify_fixtures",
+    "notify_servers", "simulated_day",
+)  # fmt: skip
+
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 SYSTEM_PG = {
     "host": os.environ.get("YTEMPIRE_TEST_SYSTEM_PGHOST", "127.0.0.1"),
