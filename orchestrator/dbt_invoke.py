@@ -1,9 +1,9 @@
 """The one module that runs dbt: in this process through `dbtRunner`, parsing the project once.
 
-A process parses the project once per (project, connection settings, `--vars`) and
-hands the parsed manifest to every later invocation (`dbtRunner(manifest=...)`, as dbt-core's
-programmatic API allows), so `ytempire build`'s freshness check, its builds and a playbook's
-maintenance operations share one parse, and a test session parses once per database. The pinned
+A process parses the project once per (project, connection settings, `--vars`) and hands the
+parsed manifest to every later invocation (`dbtRunner(manifest=...)`, as dbt-core's programmatic
+API allows), so `ytempire build`'s freshness check, its builds and a playbook's maintenance
+operations share one parse, and a test session parses once per database name. The pinned
 instant is not part of the parse: it reaches `as_of()` through the session setting
 `ytempire.as_of` (PGOPTIONS, see macros/as_of.sql), so nothing compiled keeps it.
 
