@@ -248,6 +248,18 @@ def rebuild(lab: Lab, as_of: datetime = AS_OF) -> tuple[dict[str, str], dict[str
     return names(problems), failures
 
 
+def business_day_figure(
+    lab: Lab, figure: str, table: str, stamp: str, zone: str, condition: str = "true"
+) -> Any:
+    """`figure` over the raw rows of AS_OF's business day up to AS_OF (from raw, not the marts)."""
+    return lab.warehouse.query(
+        f"select {figure} from {table}"
+        f" where ({stamp} at time zone %s)::date = (%s::timestamptz at time zone %s)::date"
+        f" and {stamp} <= %s and {condition}",
+        (zone, AS_OF, zone, AS_OF),
+    )[0][0]
+
+
 def test_every_dashboard_critical_and_the_daily_cost_are_level_3(lab: Lab, clean: Outcome) -> None:
     variables = project_vars.load()
     lab.load()
@@ -263,19 +275,14 @@ def test_every_dashboard_critical_and_the_daily_cost_are_level_3(lab: Lab, clean
     problems, failures = rebuild(lab)
     assert problems[LEVEL_3_DASHBOARDS] == "fail"
     assert problems[LEVEL_3_DAILY_COST] == "fail"
-    dashboards = lab.warehouse.query(
-        "select count(distinct dashboard_name) from raw.query_log"
-        " where (executed_at at time zone %s)::date = (%s::timestamptz at time zone %s)::date"
-        " and executed_at <= %s",
-        (variables.business_timezone, AS_OF, variables.business_timezone, AS_OF),
-    )[0][0]
+    zone = variables.business_timezone
+    dashboards = business_day_figure(
+        lab, "count(distinct dashboard_name)", "raw.query_log", "executed_at", zone
+    )
     assert len(failures[LEVEL_3_DASHBOARDS]) == dashboards > 1
-    spent = lab.warehouse.query(
-        "select sum(amount_cents) from raw.costs"
-        " where (incurred_at at time zone %s)::date = (%s::timestamptz at time zone %s)::date"
-        " and incurred_at <= %s and video_id is not null",
-        (variables.business_timezone, AS_OF, variables.business_timezone, AS_OF),
-    )[0][0]
+    spent = business_day_figure(
+        lab, "sum(amount_cents)", "raw.costs", "incurred_at", zone, "video_id is not null"
+    )
     (row,) = failures[LEVEL_3_DAILY_COST]
     assert row["total_cost_cents"] == spent > limit
 
