@@ -21,6 +21,7 @@ from psycopg.types.json import Jsonb
 from orchestrator import run_log
 from orchestrator.alert import Alert, Channel, Severity
 from orchestrator.errors import YtempireError
+from orchestrator.quality import store as quality_store
 
 SCHEMA_LOCK_KEY = 7_283_450_112  # serialises the idempotent DDL of concurrent first runs
 
@@ -107,11 +108,11 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def ensure_schema(db: psycopg.Connection) -> None:
-    """Create schema `ops`, `ops.alerts_log` and `ops.run_log` if missing (safe to run
-    concurrently)."""
+    """Create schema `ops`, `ops.alerts_log`, `ops.run_log` and `ops.data_quality_checks` if
+    missing (safe to run concurrently)."""
     with db.transaction():
         db.execute("select pg_advisory_xact_lock(%s)", (SCHEMA_LOCK_KEY,))
-        db.execute(DDL + run_log.DDL)
+        db.execute(DDL + run_log.DDL + quality_store.DDL)
 
 
 def _row_to_stored(row: dict[str, Any]) -> StoredAlert:

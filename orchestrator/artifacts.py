@@ -66,7 +66,7 @@ class NodeResult:
     name: str
     status: str  # dbt's own string, kept as written
     kind: ResultKind
-    origin: str  # "build" (run_results.json) or "freshness" (sources.json)
+    origin: str  # "build" (run_results.json), "freshness" (sources.json) or "quality" (GX)
     message: str | None = None
     failures: int | None = None
     relation_name: str | None = None  # the store_failures table of a test
@@ -75,6 +75,7 @@ class NodeResult:
     minutes_stale: float | None = None  # source freshness only
     warn_after_minutes: float | None = None
     error_after_minutes: float | None = None
+    figure: str | None = None  # a quality check's observed value, as the alert quotes it
 
     @property
     def passed(self) -> bool:

@@ -24,6 +24,7 @@ from orchestrator.commands.generate import generate_command
 from orchestrator.commands.output import error_document
 from orchestrator.commands.params import JSON_META_KEY
 from orchestrator.commands.playbooks import PLAYBOOK_COMMANDS
+from orchestrator.commands.quality import quality_command
 from orchestrator.errors import EXIT_COULD_NOT_RUN, EXIT_OK, YtempireError
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -97,6 +98,7 @@ main.add_command(docs_command)
 main.add_command(demo_command)
 main.add_command(build_command)
 main.add_command(alerts_group)
+main.add_command(quality_command)
 for _playbook_command in PLAYBOOK_COMMANDS:
     main.add_command(_playbook_command)
 

@@ -1,5 +1,6 @@
-"""The conditions stage: every non-passing dbt result placed on the escalation matrix, one alert
-per condition, plus the one thing no dbt test can say: dbt could not run.
+"""The conditions stage: every non-passing dbt result and quality check placed on the escalation
+matrix, one alert per condition, plus what no query can say: dbt (or the quality suites) could
+not run.
 
 Every alert rule that reads data is a dbt test (or a source freshness SLA) with its `meta`,
 including the system-wide level-3 ones (`escalation_level: 3`); this module only maps results.
@@ -17,6 +18,7 @@ from orchestrator.alert import Alert, Severity
 from orchestrator.context import RunContext
 from orchestrator.dbt_stage import DbtOutcome
 from orchestrator.escalation_matrix import Matrix
+from orchestrator.quality.stage import QualityOutcome
 
 SYSTEM = "ytempire:system:"
 
@@ -35,6 +37,9 @@ DATABASE_UNREACHABLE = SystemCondition(
     f"{SYSTEM}database_unreachable", "DATABASE_UNREACHABLE", "data_issues", 3
 )
 DBT_COULD_NOT_RUN = SystemCondition(f"{SYSTEM}dbt_could_not_run", "DBT_ERROR", "data_issues", 2)
+QUALITY_COULD_NOT_RUN = SystemCondition(
+    f"{SYSTEM}quality_could_not_run", "QUALITY_ERROR", "quality", 2
+)
 KEY_DATABASE_UNREACHABLE = DATABASE_UNREACHABLE.key
 KEY_DBT_COULD_NOT_RUN = DBT_COULD_NOT_RUN.key
 
@@ -45,9 +50,17 @@ class Conditions:
     evaluated: set[str] = field(default_factory=set)
 
 
-def evaluate(ctx: RunContext, db: psycopg.Connection, outcome: DbtOutcome) -> Conditions:
+def evaluate(
+    ctx: RunContext,
+    db: psycopg.Connection,
+    outcome: DbtOutcome,
+    quality: QualityOutcome | None = None,
+) -> Conditions:
+    """dbt's results and the quality checks' outcomes on the matrix; `evaluated` holds only
+    what this run checked (a quality-only run never resolves a dbt alert, nor the reverse)."""
     matrix = ctx.settings.matrix
-    results = outcome.all_results
+    quality = quality or QualityOutcome()
+    results = outcome.all_results + [check.to_result() for check in quality.outcomes]
     alerts = escalation.merge_conditions(
         [
             escalation.alert_for_result(
@@ -59,10 +72,14 @@ def evaluate(ctx: RunContext, db: psycopg.Connection, outcome: DbtOutcome) -> Co
     )
     evaluated = {KEY_DATABASE_UNREACHABLE}  # this run reached the database
     evaluated.update(escalation.condition_key(matrix, r.meta) for r in results if r.evaluated)
-    if outcome.failure is None:
-        evaluated.add(KEY_DBT_COULD_NOT_RUN)
-    else:
+    if outcome.failure is not None:
         alerts.append(system_alert(matrix, DBT_COULD_NOT_RUN, outcome.failure))
+    elif outcome.ran:
+        evaluated.add(KEY_DBT_COULD_NOT_RUN)
+    if quality.failure is not None:
+        alerts.append(system_alert(matrix, QUALITY_COULD_NOT_RUN, quality.failure))
+    elif quality.ran:
+        evaluated.add(QUALITY_COULD_NOT_RUN.key)
     return Conditions(alerts, evaluated)
 
 

@@ -69,6 +69,9 @@ class RunRequest:
     now: datetime | None = None  # the SLA clock (tests pin it); defaults to the wall clock
     dry_run: bool = False
     skip_freshness: bool = False
+    run_dbt: bool = True  # False: `ytempire quality` (the suites only)
+    run_quality: bool = False  # the great-expectations suites after dbt (morning, quality)
+    quality_suites: tuple[str, ...] = ()  # names of orchestrator.quality.suites (none: all)
 
     @property
     def as_of_text(self) -> str | None:

@@ -35,6 +35,7 @@ class DbtOutcome:
     freshness_invocation_id: str | None = None
     invocation_ids: list[str] = field(default_factory=list)
     failure: str | None = None  # one sentence: dbt could not run
+    ran: bool = True  # False when the run does not invoke dbt (`ytempire quality`)
 
     @property
     def all_results(self) -> list[NodeResult]:

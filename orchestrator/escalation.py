@@ -231,7 +231,7 @@ def describe(result: NodeResult, figure: str | None) -> str:
 
 def docs_link(base: str | None, result: NodeResult) -> str | None:
     """The node's page on the dbt docs site (`#!/<type>/<unique_id>`)."""
-    if not base:
-        return None
+    if not base or result.origin == "quality":
+        return None  # a GX expectation has no page on the dbt docs site
     kind = "unit_test" if result.resource_type == "unit_test" else result.resource_type
     return f"{base.rstrip('/')}/#!/{kind}/{result.unique_id}"

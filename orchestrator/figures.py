@@ -1,6 +1,6 @@
 """The number an alert quotes, read from what the failing node left behind: minutes stale (source
-freshness), the worst value of the test's `figure_column` in its store_failures table (meta
-`figure_agg`, `figure_unit`), or the count of failing rows."""
+freshness), the observed value (a quality check), the worst value of the test's `figure_column`
+in its store_failures table (meta `figure_agg`, `figure_unit`), or the count of failing rows."""
 
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ log = logging.getLogger(__name__)
 
 def figure_for(db: psycopg.Connection, result: NodeResult) -> str | None:
     """The number an alert quotes: minutes stale, the worst stored figure, or failing rows."""
+    if result.origin == "quality":
+        return result.figure
     if result.origin == "freshness":
         if result.minutes_stale is None:
             return None

@@ -175,7 +175,7 @@ def analyze_all(conn: Connection, invocation: Invocation | None = None) -> Opera
 
 
 def retention_cleanup(conn: Connection, invocation: Invocation | None = None) -> OperationResult:
-    """Purge query_log and quality_results, archive api_usage (days from the vars)."""
+    """Purge query_log and ops.data_quality_checks, archive api_usage (days from the vars)."""
     return run_operation(conn, "retention_cleanup", None, invocation)
 
 

@@ -22,7 +22,8 @@ from orchestrator.report import BuildReport
 
 @dataclass(frozen=True)
 class Report:
-    """One section of a playbook's printed report: a query over a mart."""
+    """One section of a playbook's printed report: a query over a mart (or an `ops` table; a
+    `%(run_id)s` in it is this run's id)."""
 
     title: str
     query: str
@@ -37,6 +38,7 @@ class Playbook:
     maintenance: (
         Callable[[Connection, maintenance.Invocation], list[maintenance.OperationResult]] | None
     ) = None
+    quality: bool = False  # run the great-expectations suites after the build
 
 
 @dataclass
@@ -104,8 +106,17 @@ PLAYBOOKS: dict[str, Playbook] = {
                     " from analytics.cost_rollup_daily where cost_date = (select max(cost_date)"
                     " - 1 from analytics.cost_rollup_daily) order by is_total_row, cost_category",
                 ),
+                Report(
+                    "Data quality checks",
+                    "select check_type, count(*) filter (where status = 'passed') as passed,"
+                    " count(*) filter (where status = 'warning') as warnings,"
+                    " count(*) filter (where status in ('failed', 'error')) as failed"
+                    " from ops.data_quality_checks where run_id = %(run_id)s"
+                    " group by check_type order by check_type",
+                ),
                 Report("System health", "select * from analytics.system_health"),
             ),
+            quality=True,
         ),
         Playbook(
             name="hourly",
@@ -186,6 +197,20 @@ PLAYBOOKS: dict[str, Playbook] = {
                     "Growth trends",
                     "select * from analytics.growth_trends order by month_start_date desc limit 2",
                 ),
+                Report(
+                    "Data quality checks last month",
+                    "select checks.check_type, checks.check_name,"
+                    " count(*) filter (where checks.status = 'passed') as passed,"
+                    " count(*) filter (where checks.status = 'warning') as warnings,"
+                    " count(*) filter (where checks.status in ('failed', 'error')) as failed"
+                    " from ops.data_quality_checks as checks"
+                    " cross join analytics.monitoring_clock as clock"
+                    " where checks.checked_at >= date_trunc('month', clock.checked_at)"
+                    " - interval '1 month'"
+                    " and checks.checked_at < date_trunc('month', clock.checked_at)"
+                    " group by checks.check_type, checks.check_name"
+                    " order by checks.check_type, checks.check_name",
+                ),
             ),
             maintenance=maintenance.monthly,
         ),
@@ -193,12 +218,15 @@ PLAYBOOKS: dict[str, Playbook] = {
 }
 
 
-def query_section(db: psycopg.Connection, report: Report) -> ReportSection:
+def query_section(
+    db: psycopg.Connection, report: Report, run_id: int | None = None
+) -> ReportSection:
     """Run one report query; a query that fails is the section's error (the run exits 3)."""
     section = ReportSection(report.title)
+    params = {"run_id": run_id} if "%(run_id)s" in report.query else None
     try:
         with db.transaction():
-            cursor = db.execute(report.query)
+            cursor = db.execute(report.query, params)
             section.columns = [column.name for column in cursor.description or []]
             section.rows = cursor.fetchall()
     except psycopg.Error as exc:
@@ -212,12 +240,13 @@ def run_playbook(playbook: Playbook, ctx: RunContext) -> PlaybookRun:
     read through a connection pinned to the run's instant."""
     ctx.request.selection = [*playbook.selection, *ctx.request.selection]
     ctx.request.command = playbook.name
+    ctx.request.run_quality = ctx.request.run_quality or playbook.quality
     steps = _maintenance(playbook, ctx)
     build = runner.run_build(ctx)
     run = PlaybookRun(playbook=playbook, build=build, steps=steps)
     if build.error is None:
         with connection.connect(ctx.connection(), as_of=ctx.request.as_of_text) as db:
-            run.sections = [query_section(db, report) for report in playbook.reports]
+            run.sections = [query_section(db, report, build.run_id) for report in playbook.reports]
     return run
 
 

@@ -13,6 +13,7 @@ from orchestrator.alert_lifecycle import Change
 from orchestrator.artifacts import NodeResult, ResultKind
 from orchestrator.errors import EXIT_COULD_NOT_RUN, EXIT_FAILURES, EXIT_OK, EXIT_WARNINGS
 from orchestrator.outbox_delivery import DeliveryReport
+from orchestrator.quality.outcome import STATUSES, CheckOutcome
 
 
 @dataclass
@@ -69,6 +70,8 @@ class BuildReport:
     error: str | None = None
     dry_run: bool = False
     command: str = "build"
+    dbt_ran: bool = True
+    quality: list[CheckOutcome] = field(default_factory=list)  # the great-expectations checks
 
     @property
     def delivered(self) -> int:
@@ -86,6 +89,10 @@ class BuildReport:
         counted = Counter(str(result.kind) for result in self.results)
         return {str(kind): counted.get(str(kind), 0) for kind in ResultKind}
 
+    def quality_counts(self) -> dict[str, int]:
+        counted = Counter(outcome.status for outcome in self.quality)
+        return {status: counted.get(status, 0) for status in STATUSES}
+
     def to_dict(self) -> dict[str, Any]:
         events = {change.alert.dedup_key: str(change.event) for change in self.changes}
         return {
@@ -99,6 +106,8 @@ class BuildReport:
             "error": self.error,
             "counts": self.counts(),
             "results": [result.to_dict() for result in self.results],
+            "quality_counts": self.quality_counts(),
+            "quality": [outcome.to_dict() for outcome in self.quality],
             "alerts": [
                 {**alert_summary(alert), "event": events.get(alert.dedup_key)}
                 for alert in self.alerts

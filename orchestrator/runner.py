@@ -1,6 +1,7 @@
 """A run of `ytempire build` (and of every playbook): stages over one `RunContext`.
 
     settings (context) -> lock (lock) -> invoke dbt, read results (dbt_stage)
+      -> great-expectations suites (quality.stage: `quality`, and `morning` after dbt)
       -> conditions (conditions) -> alert state (alert_state) -> delivery (outbox_delivery)
       -> run record (report, run_log)
 
@@ -30,6 +31,7 @@ from orchestrator import (
 from orchestrator.connection import Connection
 from orchestrator.context import RunContext
 from orchestrator.errors import EXIT_COULD_NOT_RUN, DatabaseUnavailable, YtempireError
+from orchestrator.quality import stage as quality_stage
 from orchestrator.report import BuildReport, DeliveryCounts, exit_code_for, planned
 
 
@@ -61,9 +63,16 @@ def _run_with_database(ctx: RunContext, conn: Connection, db: psycopg.Connection
     )
     try:
         adopted = outage.adopt(ctx, db)
-        dbt = dbt_stage.invoke(ctx, conn, db)
+        dbt = dbt_stage.DbtOutcome(ran=False)
+        if request.run_dbt:
+            dbt = dbt_stage.invoke(ctx, conn, db)
         _record_dbt(report, dbt)
-        found = conditions.evaluate(ctx, db, dbt)
+        quality = quality_stage.QualityOutcome()
+        if request.run_quality and dbt.failure is None:
+            quality = quality_stage.run(ctx, conn, db, run_id)
+        report.quality = quality.outcomes
+        report.error = report.error or quality.failure
+        found = conditions.evaluate(ctx, db, dbt, quality)
         report.exit_code = exit_code_for(report.error, found.alerts)
         state = alert_state.reconcile(ctx, db, found, run_id)
         report.alerts, report.changes = state.alerts, state.changes
@@ -84,6 +93,7 @@ def _run_with_database(ctx: RunContext, conn: Connection, db: psycopg.Connection
 
 
 def _record_dbt(report: BuildReport, dbt: dbt_stage.DbtOutcome) -> None:
+    report.dbt_ran = dbt.ran
     report.results = dbt.all_results
     report.error = dbt.failure
     report.freshness_invocation_id = dbt.freshness_invocation_id

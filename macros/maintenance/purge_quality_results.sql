@@ -1,7 +1,8 @@
 {#
-    Operation: delete ops.quality_results rows checked more than var
-    retention_quality_results_days before as_of() (creating the table first when missing).
-    Returns the count it reports (stored under `run_token` when given, as part of `step`).
+    Operation: delete the ops.data_quality_checks rows (the great-expectations results written
+    by `ytempire quality` and `morning`) checked more than var retention_quality_results_days
+    before as_of(); reported as skipped when the table does not exist yet. Returns the count it
+    reports (stored under `run_token` when given, as part of `step`).
     Usage: dbt run-operation purge_quality_results. PostgreSQL only.
 #}
 {% macro purge_quality_results(run_token=none, step=none) -%}
@@ -13,9 +14,8 @@
 {%- endmacro %}
 
 {% macro postgres__purge_quality_results(run_token, step) -%}
-    {%- do maintenance_ensure_quality_results() -%}
     {{ return(maintenance_delete_older_than(
-        'purge_quality_results', 'ops', 'quality_results', 'checked_at', var('retention_quality_results_days'),
+        'purge_quality_results', 'ops', 'data_quality_checks', 'checked_at', var('retention_quality_results_days'),
         run_token, step
     )) }}
 {%- endmacro %}

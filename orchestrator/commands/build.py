@@ -75,6 +75,7 @@ def render_report(report: BuildReport) -> str:
     return "\n".join(
         [
             *_results_part(report),
+            *_quality_part(report),
             *_alerts_part(report),
             *_other_events_part(report),
             *_notifications_part(report),
@@ -86,6 +87,8 @@ def render_report(report: BuildReport) -> str:
 
 def _results_part(report: BuildReport) -> list[str]:
     """The counts by kind, then the non-passing results (every result with -v)."""
+    if not report.dbt_ran:
+        return []
     show_all = logging.getLogger().isEnabledFor(logging.INFO)
     results = [r for r in report.results if show_all or r.alerts]
     counts = ", ".join(f"{count} {kind}" for kind, count in report.counts().items() if count)
@@ -93,6 +96,27 @@ def _results_part(report: BuildReport) -> list[str]:
     if results:
         rows = [[r.status, r.resource_type, r.name, r.message or ""] for r in results]
         part.append(tables.render(RESULT_COLUMNS, rows))
+    return part
+
+
+QUALITY_COLUMNS = ("STATUS", "SEVERITY", "CHECK TYPE", "CHECK", "OBSERVED")
+
+
+def _quality_part(report: BuildReport) -> list[str]:
+    """The great-expectations checks: counts by status, then the checks (all of them for
+    `ytempire quality` or with -v, else the non-passing ones)."""
+    if not report.quality:
+        return []
+    show_all = report.command == "quality" or logging.getLogger().isEnabledFor(logging.INFO)
+    counts = ", ".join(f"{n} {status}" for status, n in report.quality_counts().items() if n)
+    part = [f"quality checks: {counts}"]
+    rows = [
+        [o.status, o.severity, o.check_type, o.check, o.observed]
+        for o in report.quality
+        if show_all or o.status != "passed"
+    ]
+    if rows:
+        part.append(tables.render(QUALITY_COLUMNS, rows))
     return part
 
 

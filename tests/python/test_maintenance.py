@@ -9,6 +9,7 @@ ops.maintenance_results, which each call empties of its own rows.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,8 +17,11 @@ from typing import Any
 import pytest
 import yaml
 
-from orchestrator import maintenance
+from orchestrator import alerts_store, maintenance
+from orchestrator.connection import connect
 from orchestrator.maintenance import Invocation, MaintenanceError
+from orchestrator.quality import store as quality_store
+from orchestrator.quality.outcome import CheckOutcome
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 VARS: dict[str, Any] = yaml.safe_load((PROJECT_DIR / "dbt_project.yml").read_text())["vars"]
@@ -25,6 +29,20 @@ RAW_SCHEMA = (PROJECT_DIR / "orchestrator" / "sql" / "raw_schema.sql").read_text
 
 AS_OF = datetime(2026, 11, 15, 12, 0, tzinfo=UTC)
 PIN = {"as_of": AS_OF.isoformat()}
+QUALITY_ROW = CheckOutcome(
+    suite="volume",
+    check_type="volume",
+    check="check",
+    expectation_type="expect_column_values_to_be_between",
+    asset="cost_events_volume",
+    severity="critical",
+    status="passed",
+    observed_value=0.0,
+    observed="within range (1 judged)",
+    description="a stored outcome of a known age",
+    alert_type="QUALITY_VOLUME",
+    owner="data_engineer",
+)
 AGES_DAYS = [0, 1, 29, 29.9, 30.1, 31, 45, 89.9, 90.1, 120]
 CHURN_ROWS = 60_000
 
@@ -149,25 +167,19 @@ def test_archive_is_all_or_nothing(maint) -> None:
 
 
 def test_retention_moves_exactly_the_old_rows(maint) -> None:
-    created = maintenance.run_operation(
+    skipped = maintenance.run_operation(
         maint.conn, "purge_quality_results", None, invocation(maint)
     )
-    assert created.report()["deleted"] == 0
-    assert created.report()["retention_days"] == VARS["retention_quality_results_days"]
-    columns = [
-        row[0]
-        for row in maint.query(
-            "select column_name from information_schema.columns where table_schema = 'ops'"
-            " and table_name = 'quality_results' order by ordinal_position"
-        )
-    ]
-    assert columns == ["id", "check_name", "status", "details", "checked_at"]
-    maint.execute(
-        "insert into ops.quality_results (check_name, status, details, checked_at)"
-        " select 'check_' || age, 'passed', '{}'::jsonb, %s - age * interval '1 day'"
-        " from unnest(%s::numeric[]) as age",
-        (AS_OF, [float(age) for age in AGES_DAYS]),
-    )
+    assert skipped.report() == {
+        "operation": "purge_quality_results",
+        "table": "ops.data_quality_checks",
+        "deleted": 0,
+        "skipped": "table does not exist",
+    }
+    with connect(maint.conn) as db:
+        alerts_store.ensure_schema(db)  # the wrapper's tables, ops.data_quality_checks included
+        for age in AGES_DAYS:  # one stored check `age` days before as_of
+            quality_store.record(db, None, ago(age), [replace(QUALITY_ROW, check=f"check_{age}")])
     api_before = {row[0]: row for row in maint.query("select * from raw.api_usage")}
 
     result = maintenance.retention_cleanup(maint.conn, invocation=invocation(maint))
@@ -188,7 +200,7 @@ def test_retention_moves_exactly_the_old_rows(maint) -> None:
     remaining_log = maint.query("select executed_at from raw.query_log")
     assert len(remaining_log) == len(AGES_DAYS) + 1 - expected_log_deleted
     assert all(executed is None or executed >= log_cutoff for (executed,) in remaining_log)
-    remaining_quality = maint.query("select checked_at from ops.quality_results")
+    remaining_quality = maint.query("select checked_at from ops.data_quality_checks")
     assert len(remaining_quality) == len(AGES_DAYS) - expected_quality_deleted
     assert all(checked >= quality_cutoff for (checked,) in remaining_quality)
 
