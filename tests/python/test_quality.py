@@ -164,6 +164,14 @@ def test_quality_json_matches_the_stored_rows(quality) -> None:
     }
 
 
+def test_a_dry_run_checks_but_stores_nothing(quality) -> None:
+    code, document = quality.run("--dry-run")
+    assert code == 0
+    assert document["dry_run"] is True
+    assert len(document["quality"]) == len(every_check())
+    assert quality.stored(document["run_id"]) == []
+
+
 def test_the_command_offers_exactly_the_suites() -> None:
     from orchestrator.quality import suites
 
