@@ -34,11 +34,14 @@ from notify_servers import (
     RecordingSMTPServer,
 )
 
-from orchestrator import escalation_matrix, playbooks
+from orchestrator import conditions, escalation_matrix, playbooks
 from orchestrator.cli import main
 from orchestrator.commands.quality import SUITE_NAMES
 from orchestrator.connection import connect
+from orchestrator.context import RunContext, RunRequest
+from orchestrator.dbt_stage import DbtOutcome
 from orchestrator.generate import generate
+from orchestrator.quality.stage import QualityOutcome
 
 AS_OF = datetime(2026, 11, 16, 8, 20, tzinfo=UTC)  # a Monday morning
 SCALE, DAYS = 0.02, 35
@@ -419,3 +422,25 @@ def test_hourly_does_not_import_great_expectations(quality) -> None:
         cwd=PROJECT_DIR,
     )
     assert done.stdout.split()[-2:] == ["0", "False"], done.stderr[-2000:]
+
+
+# --------------------------------------------------------------------------------------------
+# The conditions stage: suites that cannot run at all, and what a quality-only run resolves
+# --------------------------------------------------------------------------------------------
+
+
+def test_suites_that_cannot_run_raise_quality_error_and_resolve_nothing_of_dbt() -> None:
+    ctx = RunContext.build(RunRequest(command="quality", run_dbt=False, run_quality=True))
+    failed = conditions.evaluate(
+        ctx, None, DbtOutcome(ran=False), QualityOutcome(failure="the suites could not run: x")
+    )
+    (alert,) = failed.alerts
+    assert (alert.alert_type, alert.escalation, alert.level) == ("QUALITY_ERROR", "quality", 2)
+    assert alert.owner == ctx.settings.matrix.level("quality", 2).owner
+    # dbt did not run: neither its could-not-run condition nor the quality one is resolved
+    assert conditions.KEY_DBT_COULD_NOT_RUN not in failed.evaluated
+    assert conditions.QUALITY_COULD_NOT_RUN.key not in failed.evaluated
+    passed = conditions.evaluate(ctx, None, DbtOutcome(ran=False), QualityOutcome(ran=True))
+    assert passed.alerts == []
+    assert conditions.QUALITY_COULD_NOT_RUN.key in passed.evaluated
+    assert conditions.KEY_DBT_COULD_NOT_RUN not in passed.evaluated
