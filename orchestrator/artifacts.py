@@ -229,6 +229,12 @@ def parse_sources(target_path: Path, manifest: Manifest) -> tuple[str | None, li
         result = _result(manifest, raw, "freshness")
         seconds = raw.get("max_loaded_at_time_ago_in_s")
         result.minutes_stale = None if seconds is None else float(seconds) / 60
+        if _no_rows(raw.get("max_loaded_at")):  # dbt reports year 1 for max() of no rows
+            result.minutes_stale = None
+            result.figure = NO_ROWS
+            result.message = (
+                f"{NO_ROWS}: the table is empty or every row is stamped after the run's instant"
+            )
         criteria = raw.get("criteria") or {}
         result.warn_after_minutes = _period_minutes(criteria.get("warn_after"))
         result.error_after_minutes = _period_minutes(criteria.get("error_after"))
@@ -236,6 +242,14 @@ def parse_sources(target_path: Path, manifest: Manifest) -> tuple[str | None, li
             result.message = f"last load {result.minutes_stale:.0f} minutes ago"
         results.append(result)
     return invocation_id, results
+
+
+NO_ROWS = "no rows"
+
+
+def _no_rows(max_loaded_at: Any) -> bool:
+    """dbt's max_loaded_at for a source whose freshness query found no row (0001-01-01)."""
+    return max_loaded_at is None or str(max_loaded_at).startswith("0001-01-01")
 
 
 def missing_freshness_results(

@@ -37,6 +37,9 @@ DATABASE_UNREACHABLE = SystemCondition(
     f"{SYSTEM}database_unreachable", "DATABASE_UNREACHABLE", "data_issues", 3
 )
 DBT_COULD_NOT_RUN = SystemCondition(f"{SYSTEM}dbt_could_not_run", "DBT_ERROR", "data_issues", 2)
+RAW_SCHEMA_MISMATCH = SystemCondition(
+    f"{SYSTEM}raw_schema_mismatch", "RAW_SCHEMA", "data_issues", 2
+)
 QUALITY_COULD_NOT_RUN = SystemCondition(
     f"{SYSTEM}quality_could_not_run", "QUALITY_ERROR", "quality", 2
 )
@@ -55,9 +58,11 @@ def evaluate(
     db: psycopg.Connection,
     outcome: DbtOutcome,
     quality: QualityOutcome | None = None,
+    raw_schema: str | None = None,
 ) -> Conditions:
     """dbt's results and the quality checks' outcomes on the matrix; `evaluated` holds only
-    what this run checked (a quality-only run never resolves a dbt alert, nor the reverse)."""
+    what this run checked (a quality-only run never resolves a dbt alert, nor the reverse).
+    `raw_schema` is the sentence of a raw-table contract mismatch (the run was refused)."""
     matrix = ctx.settings.matrix
     quality = quality or QualityOutcome()
     results = outcome.all_results + [check.to_result() for check in quality.outcomes]
@@ -72,6 +77,10 @@ def evaluate(
     )
     evaluated = {KEY_DATABASE_UNREACHABLE}  # this run reached the database
     evaluated.update(escalation.condition_key(matrix, r.meta) for r in results if r.evaluated)
+    if raw_schema is not None:
+        alerts.append(system_alert(matrix, RAW_SCHEMA_MISMATCH, raw_schema))
+    elif outcome.ran:
+        evaluated.add(RAW_SCHEMA_MISMATCH.key)  # the contract held: this run built on it
     if outcome.failure is not None:
         alerts.append(system_alert(matrix, DBT_COULD_NOT_RUN, outcome.failure))
     elif outcome.ran:

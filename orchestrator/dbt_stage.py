@@ -17,10 +17,11 @@ from pathlib import Path
 
 import psycopg
 
-from orchestrator import artifacts, dbt_invoke, raw_state, selection
+from orchestrator import artifacts, dbt_invoke, raw_state, run_log, selection, signals
 from orchestrator.artifacts import Manifest, NodeResult
 from orchestrator.connection import Connection
 from orchestrator.context import RunContext
+from orchestrator.errors import NothingSelected
 
 log = logging.getLogger(__name__)
 
@@ -42,12 +43,15 @@ class DbtOutcome:
         return self.freshness + self.results
 
 
-def invoke(ctx: RunContext, conn: Connection, db: psycopg.Connection) -> DbtOutcome:
+def invoke(
+    ctx: RunContext, conn: Connection, db: psycopg.Connection, run_id: int | None = None
+) -> DbtOutcome:
     outcome = DbtOutcome()
     if not ctx.request.skip_freshness:
         _freshness(ctx, conn, db, outcome)
     arguments = list(ctx.request.selection)
     replaced_at = raw_state.pending_full_refresh(db)
+    cut_short = run_log.cut_short_before(db, run_id) if run_id is not None else None
     if replaced_at is not None:
         arguments = ["--full-refresh"]
         say(
@@ -55,7 +59,20 @@ def invoke(ctx: RunContext, conn: Connection, db: psycopg.Connection) -> DbtOutc
             f"{replaced_at.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC: this run builds every model "
             "with --full-refresh."
         )
+    elif cut_short is not None and selection.is_narrow(arguments):
+        arguments = [a for a in arguments if a == "--full-refresh"]
+        say(
+            f"ytempire: run {cut_short[0]} (`ytempire {cut_short[1]}`) ended {cut_short[2]} "
+            "while dbt was replacing relations (a view or table dropped with CASCADE is rebuilt "
+            "only by its own node): this run builds every model."
+        )
     built = _build(ctx, conn, arguments, outcome)
+    if built and selection.is_narrow(arguments) and not outcome.results:
+        raise NothingSelected(
+            f"the selection `{' '.join(arguments)}` matches no dbt node: nothing was built and "
+            "no alert was changed (list what a selector matches with "
+            "`ytempire dbt -- ls -s SELECTOR`)."
+        )
     models_built = all(r.status == "success" for r in outcome.results if r.resource_type == "model")
     if built and replaced_at is not None and models_built and not ctx.request.dry_run:
         raw_state.clear_full_refresh(db)  # else the next run full-refreshes again
@@ -63,13 +80,15 @@ def invoke(ctx: RunContext, conn: Connection, db: psycopg.Connection) -> DbtOutc
 
 
 def _dbt(ctx: RunContext, conn: Connection, args: list[str]) -> dbt_invoke.DbtInvocation:
-    return dbt_invoke.run(
+    run = dbt_invoke.run(
         args,
         conn,
         as_of=ctx.request.as_of_text,
         target_path=ctx.settings.target_path,
         project_dir=ctx.settings.project_dir,
     )
+    signals.check()  # dbt returns normally after a signal (it cancelled its queries)
+    return run
 
 
 def _freshness(

@@ -25,3 +25,11 @@ class DatabaseUnavailable(YtempireError):
 
 class DbtFailed(YtempireError):
     """dbt itself could not run (parse error, missing profile...), as opposed to tests failing."""
+
+
+class NothingSelected(YtempireError):
+    """A selection that matches no dbt node: nothing was built and no alert was touched."""
+
+
+class RawSchemaMismatch(YtempireError):
+    """A raw table lacks a column of orchestrator/sql/raw_schema.sql or has another type."""

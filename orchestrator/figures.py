@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 
 def figure_for(db: psycopg.Connection, result: NodeResult) -> str | None:
     """The number an alert quotes: minutes stale, the worst stored figure, or failing rows."""
-    if result.origin == "quality":
+    if result.figure is not None:  # a quality check's observed value, a source with no rows
         return result.figure
     if result.origin == "freshness":
         if result.minutes_stale is None:

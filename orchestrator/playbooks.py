@@ -13,7 +13,7 @@ from typing import Any
 
 import psycopg
 
-from orchestrator import connection, maintenance, runner
+from orchestrator import connection, maintenance, runner, signals
 from orchestrator.connection import Connection
 from orchestrator.context import RunContext
 from orchestrator.errors import EXIT_COULD_NOT_RUN, EXIT_FAILURES, DatabaseUnavailable
@@ -241,8 +241,10 @@ def run_playbook(playbook: Playbook, ctx: RunContext) -> PlaybookRun:
     ctx.request.selection = [*playbook.selection, *ctx.request.selection]
     ctx.request.command = playbook.name
     ctx.request.run_quality = ctx.request.run_quality or playbook.quality
-    steps = _maintenance(playbook, ctx)
-    build = runner.run_build(ctx)
+    with signals.interruptible():  # a signal during maintenance stops the playbook too
+        steps = _maintenance(playbook, ctx)
+        signals.check()
+        build = runner.run_build(ctx)
     run = PlaybookRun(playbook=playbook, build=build, steps=steps)
     if build.error is None:
         with connection.connect(ctx.connection(), as_of=ctx.request.as_of_text) as db:

@@ -71,6 +71,7 @@ class BuildReport:
     dry_run: bool = False
     command: str = "build"
     dbt_ran: bool = True
+    interrupted: str | None = None  # the signal that stopped the run (SIGTERM, SIGINT)
     quality: list[CheckOutcome] = field(default_factory=list)  # the great-expectations checks
 
     @property
@@ -121,10 +122,19 @@ class BuildReport:
             "delivery": {"sent": self.delivered, "pending": self.pending, "dead": self.dead},
         }
 
+    @property
+    def status(self) -> str:
+        """The run's ops.run_log status."""
+        if self.interrupted:
+            return "interrupted"
+        if self.dry_run:
+            return "dry-run"
+        return "error" if self.error else "finished"
+
     def summary(self) -> run_log.RunSummary:
         """The run's ops.run_log row."""
         return run_log.RunSummary(
-            status="dry-run" if self.dry_run else ("error" if self.error else "finished"),
+            status=self.status,
             exit_code=self.exit_code,
             dbt_invocation_id=self.dbt_invocation_id,
             freshness_invocation_id=self.freshness_invocation_id,

@@ -1,6 +1,7 @@
 """A run of `ytempire build` (and of every playbook): stages over one `RunContext`.
 
-    settings (context) -> lock (lock) -> invoke dbt, read results (dbt_stage)
+    settings (context) -> lock (lock) -> raw tables' contract (raw_contract)
+      -> invoke dbt, read results (dbt_stage)
       -> great-expectations suites (quality.stage: `quality`, and `morning` after dbt)
       -> conditions (conditions) -> alert state (alert_state) -> delivery (outbox_delivery)
       -> run record (report, run_log)
@@ -26,7 +27,9 @@ from orchestrator import (
     outage,
     outbox,
     outbox_delivery,
+    raw_contract,
     run_log,
+    signals,
 )
 from orchestrator.connection import Connection
 from orchestrator.context import RunContext
@@ -36,20 +39,30 @@ from orchestrator.report import BuildReport, DeliveryCounts, exit_code_for, plan
 
 
 def run_build(ctx: RunContext) -> BuildReport:
-    """Run every stage; returns the report (exit code inside). Raises only AlreadyRunning and
-    configuration errors."""
-    try:
-        conn = ctx.connection()
-        with (
-            lock.command_lock(conn, ctx.request.command, lock.DBT_LOCK),
-            connection.connect(conn) as db,
-        ):
-            return _run_with_database(ctx, conn, db)
-    except DatabaseUnavailable as exc:
-        return outage.notify_outage(ctx, str(exc))
+    """Run every stage; returns the report (exit code inside). Raises only AlreadyRunning,
+    Interrupted (SIGTERM / SIGINT: orchestrator.signals) and configuration errors."""
+    lost = LostRun()
+    with signals.interruptible():
+        try:
+            conn = ctx.connection()
+            with (
+                lock.command_lock(conn, ctx.request.command, lock.DBT_LOCK),
+                connection.connect(conn) as db,
+            ):
+                return _run_with_database(ctx, conn, db, lost)
+        except DatabaseUnavailable as exc:
+            return outage.notify_outage(ctx, str(exc), lost.run_id)
 
 
-def _run_with_database(ctx: RunContext, conn: Connection, db: psycopg.Connection) -> BuildReport:
+class LostRun:
+    """The id of a run that lost the database after recording its start (else None)."""
+
+    run_id: int | None = None
+
+
+def _run_with_database(
+    ctx: RunContext, conn: Connection, db: psycopg.Connection, lost: LostRun
+) -> BuildReport:
     alerts_store.ensure_schema(db)
     outbox.ensure_schema(db)
     request = ctx.request
@@ -62,34 +75,62 @@ def _run_with_database(ctx: RunContext, conn: Connection, db: psycopg.Connection
         command=request.command,
     )
     try:
-        adopted = outage.adopt(ctx, db)
-        dbt = dbt_stage.DbtOutcome(ran=False)
-        if request.run_dbt:
-            dbt = dbt_stage.invoke(ctx, conn, db)
-        _record_dbt(report, dbt)
-        quality = quality_stage.QualityOutcome()
-        if request.run_quality and dbt.failure is None:
-            quality = quality_stage.run(ctx, conn, db, run_id)
-        report.quality = quality.outcomes
-        report.error = report.error or quality.failure
-        found = conditions.evaluate(ctx, db, dbt, quality)
-        report.exit_code = exit_code_for(report.error, found.alerts)
-        state = alert_state.reconcile(ctx, db, found, run_id)
-        report.alerts, report.changes = state.alerts, state.changes
-        report.planned, report.skipped_channels = planned(state.notes), state.skipped_channels
-        if not request.dry_run:
-            report.delivery = DeliveryCounts.of(
-                outbox_delivery.deliver_pending(db, ctx.settings.notify)
-            )
-            if adopted is not None:
-                outage.forget(ctx)
+        _stages(ctx, conn, db, report)
+    except (KeyboardInterrupt, signals.Interrupted) as exc:
+        interrupted = signals.interrupted_by(exc)
+        report.interrupted, report.error = interrupted.signal_name, str(interrupted)
+        report.exit_code = EXIT_COULD_NOT_RUN
+        raise interrupted from None
+    except psycopg.OperationalError as exc:
+        if not (db.broken or db.closed):
+            raise
+        lost.run_id = run_id
+        raise DatabaseUnavailable(
+            f"lost the connection to {conn.describe()} during the run "
+            f"({_first_line(exc)}): check that the server is up."
+        ) from None
     except YtempireError as exc:
         report.error = str(exc)
         report.exit_code = EXIT_COULD_NOT_RUN
         raise
     finally:
-        run_log.finish_run(db, run_id, report.summary(), ctx.clock)
+        if not (db.broken or db.closed):
+            run_log.finish_run(db, run_id, report.summary(), ctx.clock)
     return report
+
+
+def _stages(ctx: RunContext, conn: Connection, db: psycopg.Connection, report: BuildReport) -> None:
+    request = ctx.request
+    adopted = outage.adopt(ctx, db)
+    problems = raw_contract.mismatches(db) if request.run_dbt else []
+    refusal = raw_contract.sentence(problems) if problems else None
+    dbt = dbt_stage.DbtOutcome(ran=False)
+    if request.run_dbt and refusal is None:
+        dbt = dbt_stage.invoke(ctx, conn, db, report.run_id)
+    _record_dbt(report, dbt)
+    quality = quality_stage.QualityOutcome()
+    if request.run_quality and dbt.failure is None and refusal is None:
+        quality = quality_stage.run(ctx, conn, db, int(report.run_id or 0))
+        signals.check()
+    report.quality = quality.outcomes
+    report.error = refusal or report.error or quality.failure
+    db.execute("select 1")  # the server may have gone while dbt ran: the outage path, not alerts
+    found = conditions.evaluate(ctx, db, dbt, quality, raw_schema=refusal)
+    report.exit_code = exit_code_for(report.error, found.alerts)
+    state = alert_state.reconcile(ctx, db, found, int(report.run_id or 0))
+    report.alerts, report.changes = state.alerts, state.changes
+    report.planned, report.skipped_channels = planned(state.notes), state.skipped_channels
+    if not request.dry_run:
+        report.delivery = DeliveryCounts.of(
+            outbox_delivery.deliver_pending(db, ctx.settings.notify)
+        )
+        if adopted is not None:
+            outage.forget(ctx)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _record_dbt(report: BuildReport, dbt: dbt_stage.DbtOutcome) -> None:
