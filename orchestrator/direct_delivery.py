@@ -71,7 +71,12 @@ def _deliver_direct_one(row: dict[str, Any], run: DeliveryPass, path: Path) -> D
         outcome = attempted.outcome
         error = run.settings.redact(outcome.error) or None
         status = STATUS_SENT if outcome.ok else STATUS_DEAD if outcome.permanent else STATUS_PENDING
-        row.update(status=status, attempts=attempted.attempts, last_error=error)
+        row.update(
+            status=status,
+            attempts=attempted.attempts,
+            unconfirmed_attempts=attempted.unconfirmed,  # the outbox counts on (at most 2 sent)
+            last_error=error,
+        )
         if status == STATUS_SENT:
             row["sent_at"] = datetime.now(UTC).isoformat()
         elif status == STATUS_DEAD:

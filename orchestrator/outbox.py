@@ -5,8 +5,10 @@ notification (rendered, no secrets), `enqueue` (idempotent: one row per `event_k
 of one alert is delivered at most once per channel), `notified_channels`, and what a deliverer
 does to a row: the due rows, `claim` (the row locked, `for update skip locked`: two deliverers
 never send the same row) and the marks (`mark_sent`, `mark_dead`, `mark_retry`,
-`note_not_tried`). Sending lives in `orchestrator.outbox_delivery`; the file used while the
-database is down in `orchestrator.undelivered`.
+`note_not_tried`). `unconfirmed_attempts` counts the tries that were sent in full but got no
+answer (the receiver may have them): what `orchestrator.outbox_delivery` needs to send a Slack
+message or an email at most twice. Sending lives in `orchestrator.outbox_delivery`; the file
+used while the database is down in `orchestrator.undelivered`.
 
 Secrets are never stored: webhook URLs and the routing key are added at send time, and the
 payload is passed through `NotifySettings.redact` before it is stored.
@@ -31,6 +33,7 @@ STATUS_PENDING = "pending"
 STATUS_SENT = "sent"
 STATUS_DEAD = "dead"
 DDL_LOCK_KEY = "ytempire.ops.notification_outbox"
+LATEST_COLUMN = "unconfirmed_attempts"  # the newest column: present means the schema is current
 
 SCHEMA_DDL = """
 create schema if not exists ops;
@@ -51,6 +54,8 @@ create table if not exists ops.notification_outbox (
     created_at timestamptz not null default now(),
     sent_at timestamptz
 );
+alter table ops.notification_outbox
+    add column if not exists unconfirmed_attempts integer not null default 0;
 create index if not exists notification_outbox_due_idx
     on ops.notification_outbox (next_attempt_at) where status = 'pending';
 create index if not exists notification_outbox_alert_idx
@@ -58,14 +63,17 @@ create index if not exists notification_outbox_alert_idx
 comment on table ops.notification_outbox is
     'Every notification ytempire sends, written before it is sent and marked sent after '
     '(pending -> sent, or dead when the channel refused it for good). No secrets are stored.';
+comment on column ops.notification_outbox.unconfirmed_attempts is
+    'Tries sent in full that got no answer (e.g. a read timeout): the receiver may have them. '
+    'Slack and email rows are tried once more after one, and dead after two.';
 """
 
 INSERT_SQL = """
 insert into ops.notification_outbox
     (event_key, dedup_key, alert_id, channel, event, level, payload, status, attempts,
-     last_error, created_at, sent_at)
+     unconfirmed_attempts, last_error, created_at, sent_at)
 values (%(event_key)s, %(dedup_key)s, %(alert_id)s, %(channel)s, %(event)s, %(level)s,
-        %(payload)s, %(status)s, %(attempts)s, %(last_error)s,
+        %(payload)s, %(status)s, %(attempts)s, %(unconfirmed_attempts)s, %(last_error)s,
         coalesce(%(created_at)s::timestamptz, now()), %(sent_at)s)
 on conflict (event_key) do nothing
 returning id
@@ -77,19 +85,25 @@ returning id
 
 
 def ensure_schema(db: psycopg.Connection) -> None:
-    """Create `ops.notification_outbox` if needed (safe when two processes race).
+    """Create `ops.notification_outbox`, or add its newer columns, if needed (safe when two
+    processes race).
 
-    An existing table is left alone: no DDL (and no table lock) on the common path.
+    A current table is left alone: no DDL (and no table lock) on the common path.
     """
-    if _outbox_exists(db):
+    if _outbox_current(db):
         return
     with db.transaction():
         db.execute("select pg_advisory_xact_lock(hashtext(%s))", (DDL_LOCK_KEY,))
         db.execute(SCHEMA_DDL)
 
 
-def _outbox_exists(db: psycopg.Connection) -> bool:
-    found = db.execute("select to_regclass('ops.notification_outbox') is not null").fetchone()
+def _outbox_current(db: psycopg.Connection) -> bool:
+    found = db.execute(
+        "select exists (select from pg_attribute "
+        "where attrelid = to_regclass('ops.notification_outbox') and attname = %s "
+        "and not attisdropped)",
+        (LATEST_COLUMN,),
+    ).fetchone()
     return bool(found and found[0])
 
 
@@ -121,6 +135,7 @@ def outbox_row(notification: Notification, settings: NotifySettings) -> dict[str
         "payload": _scrub(payload, settings),
         "status": STATUS_PENDING,
         "attempts": 0,
+        "unconfirmed_attempts": 0,
         "last_error": None,
         "created_at": None,
         "sent_at": None,
@@ -195,30 +210,41 @@ def note_not_tried(cur: psycopg.Cursor, outbox_id: int, reason: str) -> None:
     )
 
 
-def mark_sent(cur: psycopg.Cursor, outbox_id: int, attempts: int, error: str | None) -> None:
+def mark_sent(
+    cur: psycopg.Cursor, outbox_id: int, attempts: int, error: str | None, unconfirmed: int = 0
+) -> None:
     cur.execute(
         "update ops.notification_outbox set status = 'sent', sent_at = now(), "
-        "attempts = attempts + %s, last_error = %s where id = %s",
-        (attempts, error, outbox_id),
+        "attempts = attempts + %s, unconfirmed_attempts = unconfirmed_attempts + %s, "
+        "last_error = %s where id = %s",
+        (attempts, unconfirmed, error, outbox_id),
     )
 
 
-def mark_dead(cur: psycopg.Cursor, outbox_id: int, attempts: int, error: str | None) -> None:
+def mark_dead(
+    cur: psycopg.Cursor, outbox_id: int, attempts: int, error: str | None, unconfirmed: int = 0
+) -> None:
     cur.execute(
         "update ops.notification_outbox set status = 'dead', attempts = attempts + %s, "
-        "last_error = %s where id = %s",
-        (attempts, error, outbox_id),
+        "unconfirmed_attempts = unconfirmed_attempts + %s, last_error = %s where id = %s",
+        (attempts, unconfirmed, error, outbox_id),
     )
 
 
 def mark_retry(
-    cur: psycopg.Cursor, outbox_id: int, attempts: int, error: str | None, delay_s: float
+    cur: psycopg.Cursor,
+    outbox_id: int,
+    attempts: int,
+    error: str | None,
+    delay_s: float,
+    unconfirmed: int = 0,
 ) -> None:
     """Kept pending; the next attempt is due after `delay_s` seconds (a Retry-After, or 0)."""
     cur.execute(
-        "update ops.notification_outbox set attempts = attempts + %s, last_error = %s, "
+        "update ops.notification_outbox set attempts = attempts + %s, "
+        "unconfirmed_attempts = unconfirmed_attempts + %s, last_error = %s, "
         "next_attempt_at = now() + make_interval(secs => %s) where id = %s",
-        (attempts, error, delay_s, outbox_id),
+        (attempts, unconfirmed, error, delay_s, outbox_id),
     )
 
 

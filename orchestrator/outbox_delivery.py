@@ -11,6 +11,25 @@
   a channel that is not configured, or failed this run, is not tried again in the pass.
 - `Delivery` / `DeliveryReport`: what happened to each notification.
 
+Delivery semantics per channel (the transport's outcomes: `orchestrator.notify.transport`):
+
+- PagerDuty is idempotent (dedup_key): every failure that is not permanent is retried, a timeout
+  included.
+- Slack and email are not: a try is retried at once only when it provably did not arrive
+  (refused connection, HTTP 5xx / 408 / 425 / 429, SMTP 4xx). A try sent in full without an
+  answer (a read timeout) is `unconfirmed`: not retried in this run; the row stays pending with
+  `unconfirmed_attempts` = 1 and "the receiver may have it" in `last_error`, and the next run
+  tries it once more. If that try is unconfirmed again the row is `dead` (reason in
+  `last_error`, an error log line) instead of being sent a third time. Hence at most one
+  duplicate per event, and nothing dropped without a visible dead letter.
+- Any failed try that is not permanent makes its channel "failed" for the rest of the run: the
+  channel's next rows are not tried (they stay pending), so a hanging receiver costs one
+  notification's tries per run, not every row's.
+- Time: the run's delivery has a budget, YTEMPIRE_NOTIFY_MAX_DELIVERY_S (default 60 s, at least
+  one timeout). A try, first or retry, starts only when it can end (one full timeout, plus any
+  backoff) within the budget; rows that do not get a try stay pending with "delivery budget used
+  up" in `last_error`, for the next run.
+
 Every error text is passed through `NotifySettings.redact` before it is logged or stored.
 """
 
@@ -27,11 +46,13 @@ from psycopg.rows import dict_row
 
 from orchestrator import notify, outbox, undelivered
 from orchestrator.alert import Channel
-from orchestrator.notify.settings import NotifySettings
+from orchestrator.notify.settings import ENV_MAX_DELIVERY, NotifySettings
 from orchestrator.notify.transport import Attempted, send_with_retries
 from orchestrator.outbox import STATUS_DEAD, STATUS_PENDING, STATUS_SENT
 
 log = logging.getLogger(__name__)
+
+MAX_UNCONFIRMED = 2  # Slack / email: unconfirmed tries of one row before it is dead
 
 
 @dataclass
@@ -117,23 +138,39 @@ class DeliveryReport:
 
 @dataclass
 class DeliveryPass:
-    """State of one delivery pass: channels that failed for good this run are not hammered."""
+    """State of one delivery pass: channels that failed this run are not hammered, and the pass
+    ends its tries at the delivery budget (`settings.max_delivery_s` from its start)."""
 
     settings: NotifySettings
     sleep: Callable[[float], None]
+    clock: Callable[[], float] = time.monotonic
     failed_channels: dict[str, str] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
+    deadline: float = field(init=False)
+    over_budget: int = 0  # notifications not tried because the budget was used up
+
+    def __post_init__(self) -> None:
+        self.deadline = self.clock() + self.settings.max_delivery_s
 
     def attempt(self, channel: Channel, body: dict[str, Any]) -> Attempted | None:
-        """Send with retries; None when the channel is unconfigured or already failed this run."""
+        """Send with retries; None when the channel is unconfigured, already failed this run,
+        or the budget has no room for one more try."""
         missing = self.settings.missing(channel)
         if missing:
             self.skipped.setdefault(str(channel), notify.routing.skip_line(channel, missing))
             return None
         if str(channel) in self.failed_channels:
             return None
+        if self.clock() + self.settings.timeout_s > self.deadline:
+            self.over_budget += 1
+            return None
         attempted = send_with_retries(
-            lambda: notify.send(channel, body, self.settings), self.settings, self.sleep
+            lambda: notify.send(channel, body, self.settings),
+            self.settings,
+            self.sleep,
+            idempotent=notify.idempotent(channel),
+            deadline=self.deadline,
+            clock=self.clock,
         )
         outcome = attempted.outcome
         if not outcome.ok and not outcome.permanent:
@@ -143,7 +180,13 @@ class DeliveryPass:
     def not_tried_reason(self, channel: str) -> str:
         if channel in self.skipped:
             return self.skipped[channel]
-        return f"not tried: {channel} failed earlier in this run ({self.failed_channels[channel]})"
+        if channel in self.failed_channels:
+            failure = self.failed_channels[channel]
+            return f"not tried: {channel} failed earlier in this run ({failure})"
+        return (
+            f"not tried: the delivery budget ({ENV_MAX_DELIVERY}="
+            f"{self.settings.max_delivery_s:g}s) was used up in this run; kept for the next run"
+        )
 
 
 def deliver_pending(
@@ -178,6 +221,13 @@ def deliver_pending(
         if delivery is not None:
             report.deliveries.append(delivery)
     report.skipped = list(run.skipped.values())
+    if run.over_budget:
+        log.warning(
+            "delivery budget of %gs (%s) used up: %d notification(s) kept for the next run",
+            settings.max_delivery_s,
+            ENV_MAX_DELIVERY,
+            run.over_budget,
+        )
     return report
 
 
@@ -202,16 +252,32 @@ def _record_outcome(
     outcome = attempted.outcome
     error = settings.redact(outcome.error) or None
     where = f"{row['channel']} {row['event']} {row['dedup_key']} (outbox #{row['id']})"
+    tries, unconfirmed = attempted.attempts, attempted.unconfirmed
+    earlier_unconfirmed = int(row.get("unconfirmed_attempts") or 0)
     if outcome.ok:
-        outbox.mark_sent(cur, row["id"], attempted.attempts, error)
-        log.info("sent %s after %d tries", where, attempted.attempts)
+        outbox.mark_sent(cur, row["id"], tries, error, unconfirmed)
+        if earlier_unconfirmed and not notify.idempotent(Channel(row["channel"])):
+            log.info("sent %s; an earlier try got no answer, it may show twice", where)
+        else:
+            log.info("sent %s after %d tries", where, tries)
         return STATUS_SENT, error
     if outcome.permanent:
-        outbox.mark_dead(cur, row["id"], attempted.attempts, error)
+        outbox.mark_dead(cur, row["id"], tries, error, unconfirmed)
         log.error("%s refused for good, marked dead: %s", where, error)
         return STATUS_DEAD, error
+    if outcome.unconfirmed and not notify.idempotent(Channel(row["channel"])):
+        if earlier_unconfirmed + unconfirmed >= MAX_UNCONFIRMED:
+            error = (
+                f"{error}; no answer to {MAX_UNCONFIRMED} tries that were sent: not sent again "
+                "(the channel has no dedup key, a further copy could show twice); "
+                "check the channel for the message"
+            )
+            outbox.mark_dead(cur, row["id"], tries, error, unconfirmed)
+            log.error("%s unconfirmed twice, marked dead: %s", where, error)
+            return STATUS_DEAD, error
+        error = f"{error}; tried once more in the next run"
     delay = float(outcome.retry_after_s or 0.0)  # the next run retries, after Retry-After
-    outbox.mark_retry(cur, row["id"], attempted.attempts, error, delay)
+    outbox.mark_retry(cur, row["id"], tries, error, delay, unconfirmed)
     log.warning(
         "%s not delivered after %d tries, kept for the next run: %s",
         where,

@@ -108,6 +108,7 @@ def _row_from_line(line: dict[str, Any]) -> dict[str, Any]:
         "payload": line["payload"],
         "status": status,
         "attempts": int(line.get("attempts") or 0),
+        "unconfirmed_attempts": int(line.get("unconfirmed_attempts") or 0),
         "last_error": line.get("last_error"),
         "created_at": line.get("created_at"),
         "sent_at": line.get("sent_at") if status == STATUS_SENT else None,

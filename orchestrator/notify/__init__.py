@@ -6,6 +6,9 @@
 - `render(notification, settings)`: the channel's body, free of secrets (stored in the outbox).
 - `send(channel, body, settings)`: one try; secrets (webhook URL, routing key, SMTP password) are
   added here from the settings.
+- `idempotent(channel)`: whether a second copy of a notification is harmless (PagerDuty folds
+  them by dedup_key) or shows twice (Slack, email). It decides what is retried after a try that
+  was sent but got no answer; see `orchestrator.notify.transport`.
 
 Delivery with retries lives in `orchestrator.outbox_delivery` (and `direct_delivery` when the
 database is down), the durable outbox in `orchestrator.outbox`.
@@ -46,6 +49,15 @@ def send(channel: Channel, body: dict[str, Any], settings: NotifySettings) -> Se
     return email.send(body, settings)
 
 
+def idempotent(channel: Channel) -> bool:
+    """True when the receiver folds repeated copies into one (PagerDuty, by dedup_key)."""
+    if channel in (Channel.SLACK_WARNING, Channel.SLACK_CRITICAL):
+        return slack.IDEMPOTENT
+    if channel is Channel.PAGERDUTY:
+        return pagerduty.IDEMPOTENT
+    return email.IDEMPOTENT
+
+
 def notifications_for(
     alert: Alert, event: Event, settings: NotifySettings
 ) -> tuple[list[Notification], list[str]]:
@@ -63,6 +75,7 @@ __all__ = [
     "RouteDecision",
     "SendOutcome",
     "SmtpSettings",
+    "idempotent",
     "notifications_for",
     "redact",
     "render",

@@ -2,10 +2,18 @@
 
 The SMTP URL (and its password) is read from the settings at send time; the stored body holds
 only the addresses, subject and the two renderings.
+
+Delivery: not idempotent (a second SMTP transaction is a second mail). A try is retried only when
+the message provably was not accepted: the connection was refused or broke before the message's
+final "." was sent, or the server answered 4xx. When the session breaks after that "." and before
+the server's reply (a timeout waiting for the 250) the try is unconfirmed: no retry in the same
+run, the outbox keeps it for one more try in a later run (as for Slack, see `notify.slack`). The
+QUIT after an accepted message cannot fail the try.
 """
 
 from __future__ import annotations
 
+import contextlib
 import html
 import smtplib
 import ssl
@@ -16,10 +24,33 @@ from typing import Any
 from orchestrator.alert import Event, Notification
 from orchestrator.notify import message
 from orchestrator.notify.settings import NotifySettings
-from orchestrator.notify.transport import SendOutcome
+from orchestrator.notify.transport import UNCONFIRMED_NOTE, SendOutcome
 
 SUBJECT_MAX = 200
 MESSAGE_ID_DOMAIN = "ytempire.local"
+IDEMPOTENT = False  # a repeated SMTP transaction is a second mail
+END_OF_DATA = b"\r\n.\r\n"  # how smtplib ends the message it sends after DATA
+
+
+class _Tracked:
+    """Records when the end of the message has been sent: a failure after that is unconfirmed
+    (the server may have queued the mail), one before it is not."""
+
+    message_sent = False
+
+    def send(self, s: bytes | str) -> None:
+        super().send(s)  # type: ignore[misc]
+        data = s.encode("utf-8", "replace") if isinstance(s, str) else s
+        if data.endswith(END_OF_DATA):
+            self.message_sent = True
+
+
+class _SMTP(_Tracked, smtplib.SMTP):
+    pass
+
+
+class _SMTPSSL(_Tracked, smtplib.SMTP_SSL):
+    pass
 
 
 def render(notification: Notification, settings: NotifySettings) -> dict[str, Any]:
@@ -52,27 +83,31 @@ def build_message(body: dict[str, Any]) -> EmailMessage:
 
 
 def send(body: dict[str, Any], settings: NotifySettings) -> SendOutcome:
-    """Deliver one message; SMTP 5xx answers are permanent, 4xx and connection errors are not."""
+    """Deliver one message; SMTP 5xx answers are permanent, 4xx and connection errors are not,
+    a failure after the message was sent (no reply) is unconfirmed."""
     smtp = settings.smtp
     if smtp is None:
         return SendOutcome(ok=False, error="SMTP server not set")
     mail = build_message(body)
+    client: _SMTP | _SMTPSSL | None = None
     try:
         if smtp.use_ssl:
-            client: smtplib.SMTP = smtplib.SMTP_SSL(
+            client = _SMTPSSL(
                 smtp.host,
                 smtp.port,
                 timeout=settings.timeout_s,
                 context=ssl.create_default_context(),
             )
         else:
-            client = smtplib.SMTP(smtp.host, smtp.port, timeout=settings.timeout_s)
-        with client:
+            client = _SMTP(smtp.host, smtp.port, timeout=settings.timeout_s)
+        try:
             if smtp.starttls:
                 client.starttls(context=ssl.create_default_context())
             if smtp.user:
                 client.login(smtp.user, smtp.password or "")
             refused = client.send_message(mail)
+        finally:
+            _quit(client)
     except smtplib.SMTPRecipientsRefused as exc:
         codes = [code for code, _ in exc.recipients.values()]
         return SendOutcome(
@@ -90,12 +125,26 @@ def send(body: dict[str, Any], settings: NotifySettings) -> SendOutcome:
             permanent=exc.smtp_code >= 500,
         )
     except (smtplib.SMTPException, OSError) as exc:
+        if client is not None and client.message_sent:
+            return SendOutcome(
+                ok=False,
+                error=f"SMTP failed after the message was sent: {type(exc).__name__}: {exc} "
+                f"({UNCONFIRMED_NOTE})",
+                unconfirmed=True,
+            )
         return SendOutcome(ok=False, error=f"SMTP failed: {type(exc).__name__}: {exc}")
     if refused:
         return SendOutcome(
             ok=True, status=250, error=f"some recipients refused: {_answers(refused)}"
         )
     return SendOutcome(ok=True, status=250)
+
+
+def _quit(client: smtplib.SMTP) -> None:
+    """End the session; its answer cannot change the outcome of the message."""
+    with contextlib.suppress(smtplib.SMTPException, OSError):
+        client.quit()
+    client.close()
 
 
 def _answers(recipients: dict[str, tuple[int, bytes]]) -> str:

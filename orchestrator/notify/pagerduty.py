@@ -5,6 +5,10 @@ re-trigger updates the same PagerDuty alert and a resolve closes it), and for tr
 `payload` with summary, source, severity, timestamp, component, group, class and
 custom_details, plus `links` and `client`. The routing key is a secret: it is added to the body
 at send time only, never stored.
+
+Delivery: idempotent. PagerDuty folds events with the same `dedup_key` into one alert (a repeated
+trigger adds a log entry, a repeated resolve does nothing), so every failure that is not
+permanent is retried, a timeout included, within the run's limits.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ SUMMARY_MAX = 1024  # PagerDuty truncates longer summaries
 DEDUP_KEY_MAX = 255
 CLIENT = "ytempire"
 SEVERITIES = {Severity.CRITICAL: "critical", Severity.WARNING: "warning"}
+IDEMPOTENT = True  # events are folded by dedup_key
 
 
 def render(notification: Notification, settings: NotifySettings) -> dict[str, Any]:

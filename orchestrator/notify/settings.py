@@ -22,6 +22,7 @@ DEFAULT_TIMEOUT_S = 10.0
 DEFAULT_MAX_ATTEMPTS = 3
 DEFAULT_BACKOFF_S = 0.5
 DEFAULT_MAX_WAIT_S = 5.0
+DEFAULT_MAX_DELIVERY_S = 60.0
 MAX_ATTEMPTS_LIMIT = 10
 REDACTED = "[redacted]"
 MIN_SECRET_LENGTH = 4  # shorter values would scrub ordinary words
@@ -38,6 +39,7 @@ ENV_TIMEOUT = "YTEMPIRE_NOTIFY_TIMEOUT_S"
 ENV_MAX_ATTEMPTS = "YTEMPIRE_NOTIFY_MAX_ATTEMPTS"
 ENV_BACKOFF = "YTEMPIRE_NOTIFY_BACKOFF_S"
 ENV_MAX_WAIT = "YTEMPIRE_NOTIFY_MAX_WAIT_S"
+ENV_MAX_DELIVERY = "YTEMPIRE_NOTIFY_MAX_DELIVERY_S"
 ENV_UNDELIVERED = "YTEMPIRE_UNDELIVERED_FILE"
 
 SMTP_DEFAULT_PORTS = {"smtp": 25, "smtps": 465}
@@ -76,6 +78,7 @@ class NotifySettings:
     max_attempts: int = DEFAULT_MAX_ATTEMPTS
     backoff_s: float = DEFAULT_BACKOFF_S
     max_wait_s: float = DEFAULT_MAX_WAIT_S
+    max_delivery_s: float = DEFAULT_MAX_DELIVERY_S
     undelivered_path: Path | None = None
 
     @classmethod
@@ -88,6 +91,7 @@ class NotifySettings:
             return value or None
 
         undelivered = get(ENV_UNDELIVERED)
+        timeout_s = _positive_float(ENV_TIMEOUT, get(ENV_TIMEOUT), DEFAULT_TIMEOUT_S)
         return cls(
             slack_warning_webhook_url=_http_url(ENV_SLACK_WARNING, get(ENV_SLACK_WARNING)),
             slack_critical_webhook_url=_http_url(ENV_SLACK_CRITICAL, get(ENV_SLACK_CRITICAL)),
@@ -98,12 +102,13 @@ class NotifySettings:
             email_from=_address(ENV_EMAIL_FROM, get(ENV_EMAIL_FROM)),
             oncall_emails=_addresses(ENV_ONCALL_EMAIL, get(ENV_ONCALL_EMAIL)),
             docs_url=_http_url(ENV_DOCS_URL, get(ENV_DOCS_URL)),
-            timeout_s=_positive_float(ENV_TIMEOUT, get(ENV_TIMEOUT), DEFAULT_TIMEOUT_S),
+            timeout_s=timeout_s,
             max_attempts=_attempts(get(ENV_MAX_ATTEMPTS)),
             backoff_s=_positive_float(ENV_BACKOFF, get(ENV_BACKOFF), DEFAULT_BACKOFF_S, zero=True),
             max_wait_s=_positive_float(
                 ENV_MAX_WAIT, get(ENV_MAX_WAIT), DEFAULT_MAX_WAIT_S, zero=True
             ),
+            max_delivery_s=_delivery_budget(get(ENV_MAX_DELIVERY), timeout_s),
             undelivered_path=Path(undelivered).expanduser() if undelivered else None,
         )
 
@@ -248,6 +253,20 @@ def _positive_float(name: str, value: str | None, default: float, *, zero: bool 
         allowed = "a number of seconds >= 0" if zero else "a number of seconds > 0"
         raise ConfigError(f"{name}={value!r} is not valid: set it to {allowed}.")
     return number
+
+
+def _delivery_budget(value: str | None, timeout_s: float) -> float:
+    """The seconds one run may spend delivering: at least one timeout (one try must fit)."""
+    budget = _positive_float(ENV_MAX_DELIVERY, value, DEFAULT_MAX_DELIVERY_S)
+    if budget < timeout_s:
+        given = f"{ENV_MAX_DELIVERY}={value!r}"
+        if value is None:
+            given = f"{ENV_MAX_DELIVERY} (default {DEFAULT_MAX_DELIVERY_S:g})"
+        raise ConfigError(
+            f"{given} is shorter than {ENV_TIMEOUT} ({timeout_s:g}s): set it to at least the "
+            "timeout (a run must fit one try), or lower the timeout."
+        )
+    return budget
 
 
 def _attempts(value: str | None) -> int:

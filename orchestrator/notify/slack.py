@@ -4,6 +4,12 @@ The message has a header (event, severity, level, alert type), the alert's sente
 section (level, severity, owner, figure, action, SLA, node, status), and a context line with
 the link to the node's dbt docs page. `text` is the notification fallback Slack requires when
 `blocks` are sent. The webhook URL is a secret: it is added at send time, never stored.
+
+Delivery: not idempotent (a webhook has no dedup key: every request that arrives is posted).
+A try is retried only when it provably did not arrive (connection refused, HTTP 5xx / 408 / 425
+/ 429). After a try that was sent but got no answer (a read timeout) there is no retry in the
+same run: the outbox keeps the message pending, marked unconfirmed, and a later run tries it
+once more; when that try is unconfirmed too the row is dead. So a message arrives at most twice.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ TEXT_MAX = 3000  # per section text
 MAX_FIELDS = 10
 ICONS = {Severity.CRITICAL: ":red_circle:", Severity.WARNING: ":warning:"}
 RESOLVED_ICON = ":white_check_mark:"
+IDEMPOTENT = False  # a repeated webhook call is a second message
 
 
 def escape(text: str) -> str:

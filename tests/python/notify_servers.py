@@ -9,7 +9,9 @@ others like a Slack webhook (200 "ok").
 
 `RecordingSMTPServer`: an aiosmtpd server on 127.0.0.1 (random port) with optional AUTH
 (LOGIN/PLAIN without TLS, for tests) that records every message, and can refuse the next N
-messages with a temporary (451) or permanent (550) reply.
+messages with a temporary (451) or permanent (550) reply, answer the next N only after a delay
+(`delay_next`: the message is recorded, then the 250 comes late), or be down (`down()` / `up()`,
+the same port).
 
 `NotifyEnv`: both servers plus the `YTEMPIRE_*` environment pointing at them (built by the
 `notify_env` fixture in notify_fixtures.py), with helpers to read what each channel received
@@ -18,6 +20,7 @@ and to assert that no secret leaked.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import threading
@@ -132,6 +135,11 @@ class RecordingHTTPServer:
     def url(self, path: str) -> str:
         return f"http://{LOCALHOST}:{self.port}{path}"
 
+    def clear_plan(self) -> None:
+        """Forget the failures and delays not used yet (what was received is kept)."""
+        with self._lock:
+            self._plan.clear()
+
     # what was received -----------------------------------------------------------------------
     def received(self, path_prefix: str = "") -> list[RecordedRequest]:
         with self._lock:
@@ -212,6 +220,7 @@ class RecordedMail:
     rcpt_tos: list[str]
     content: bytes
     login: str | None = None
+    delayed_s: float = 0.0  # the 250 was sent this late (the client may have given up)
 
     @property
     def message(self) -> EmailMessage:
@@ -225,6 +234,7 @@ class _SMTPHandler:
     messages: list[RecordedMail] = field(default_factory=list)
     refusals: deque[str] = field(default_factory=deque)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    delays: deque[float] = field(default_factory=deque)
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         with self.lock:
@@ -243,6 +253,10 @@ class _SMTPHandler:
                     login=login,
                 )
             )
+            delay = self.delays.popleft() if self.delays else 0.0
+            self.messages[-1].delayed_s = delay
+        if delay:
+            await asyncio.sleep(delay)
         return "250 Message accepted for delivery"
 
 
@@ -259,6 +273,8 @@ class RecordingSMTPServer:
         if user is not None:
             kwargs.update(authenticator=self._authenticate, auth_require_tls=False)
         self._controller = Controller(self.handler, hostname=LOCALHOST, port=self.port, **kwargs)
+        self._controller_kwargs = kwargs
+        self._running = False
 
     @property
     def messages(self) -> list[RecordedMail]:
@@ -267,10 +283,42 @@ class RecordingSMTPServer:
 
     def start(self) -> RecordingSMTPServer:
         self._controller.start()
+        self._running = True
         return self
 
+    def down(self) -> None:
+        """Close the port: connections are refused until `up()`."""
+        if self._running:
+            self._controller.stop()
+            self._running = False
+
+    def up(self) -> None:
+        """Listen again on the same port (a stopped aiosmtpd controller cannot restart)."""
+        if not self._running:
+            self._controller = Controller(
+                self.handler, hostname=LOCALHOST, port=self.port, **self._controller_kwargs
+            )
+            self.start()
+
+    def delay_next(self, count: int, seconds: float) -> None:
+        """Record the next `count` messages, then answer 250 only after `seconds`."""
+        with self.handler.lock:
+            self.handler.delays.extend(seconds for _ in range(count))
+
+    def clear_plan(self) -> None:
+        """Forget the refusals and delays not used yet (what was received is kept)."""
+        with self.handler.lock:
+            self.handler.refusals.clear()
+            self.handler.delays.clear()
+
+    def clear(self) -> None:
+        """Forget every message and the plan."""
+        self.clear_plan()
+        with self.handler.lock:
+            self.handler.messages.clear()
+
     def stop(self) -> None:
-        self._controller.stop()
+        self.down()
 
     def refuse_next(self, count: int, reply: str = "451 4.3.0 Try again later") -> None:
         with self.handler.lock:

@@ -31,7 +31,7 @@ from orchestrator.alert import Alert, Channel, Event, Notification, Severity
 from orchestrator.connection import connect
 from orchestrator.errors import ConfigError
 from orchestrator.notify import NotifySettings, route
-from orchestrator.notify.transport import parse_retry_after
+from orchestrator.notify.transport import parse_retry_after, post_json
 
 pytest_plugins = ["notify_fixtures"]
 
@@ -121,6 +121,8 @@ def test_defaults_when_nothing_is_set() -> None:
         ("YTEMPIRE_NOTIFY_TIMEOUT_S", "0"),
         ("YTEMPIRE_NOTIFY_MAX_ATTEMPTS", "50"),
         ("YTEMPIRE_NOTIFY_BACKOFF_S", "-1"),
+        ("YTEMPIRE_NOTIFY_MAX_DELIVERY_S", "0"),
+        ("YTEMPIRE_NOTIFY_MAX_DELIVERY_S", "a minute"),
     ],
 )
 def test_invalid_setting_names_the_variable_without_echoing_it(name: str, value: str) -> None:
@@ -129,6 +131,25 @@ def test_invalid_setting_names_the_variable_without_echoing_it(name: str, value:
     assert name in str(caught.value)
     for secret in ("s3cr3tt0k", "hunter2secret"):
         assert secret not in str(caught.value)
+
+
+def test_delivery_budget_default_and_its_floor() -> None:
+    assert NotifySettings.from_env({}).max_delivery_s == 60.0
+    assert (
+        NotifySettings.from_env({"YTEMPIRE_NOTIFY_MAX_DELIVERY_S": "12.5"}).max_delivery_s == 12.5
+    )
+    with pytest.raises(ConfigError) as short:
+        NotifySettings.from_env({"YTEMPIRE_NOTIFY_MAX_DELIVERY_S": "5"})  # timeout 10 by default
+    assert str(short.value) == (
+        "YTEMPIRE_NOTIFY_MAX_DELIVERY_S='5' is shorter than YTEMPIRE_NOTIFY_TIMEOUT_S (10s): "
+        "set it to at least the timeout (a run must fit one try), or lower the timeout."
+    )
+    with pytest.raises(ConfigError) as default:
+        NotifySettings.from_env({"YTEMPIRE_NOTIFY_TIMEOUT_S": "90"})
+    assert str(default.value).startswith(
+        "YTEMPIRE_NOTIFY_MAX_DELIVERY_S (default 60) is shorter than "
+        "YTEMPIRE_NOTIFY_TIMEOUT_S (90s)"
+    )
 
 
 def test_smtp_url_forms() -> None:
@@ -143,6 +164,34 @@ def test_retry_after_accepts_seconds_and_http_dates() -> None:
     assert parse_retry_after("3") == 3.0
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
     assert parse_retry_after("soon") is None
+
+
+def test_a_try_is_unconfirmed_only_when_sent_without_an_answer(notify_env: NotifyEnv) -> None:
+    settings = notify_env.settings(YTEMPIRE_NOTIFY_TIMEOUT_S="0.3")
+    url = notify_env.http.url(PAGERDUTY_PATH)
+    notify_env.http.fail_next(1, status=503)
+    refused_by_server = post_json(url, {"n": 1}, settings.timeout_s)
+    notify_env.http.delay_next(1, seconds=0.8)
+    no_answer = post_json(url, {"n": 2}, settings.timeout_s)
+    notify_env.http.down()
+    no_connection = post_json(url, {"n": 3}, settings.timeout_s)
+    assert (refused_by_server.status, refused_by_server.unconfirmed) == (503, False)
+    assert no_answer.unconfirmed and "no answer within 0.3s" in (no_answer.error or "")
+    assert not no_connection.unconfirmed and "Connection refused" in (no_connection.error or "")
+    assert [request.json["n"] for request in notify_env.http.received()] == [1, 2]
+
+    body = notify.render(Notification(Channel.EMAIL, Event.TRIGGER, make_alert()), settings)
+    notify_env.smtp.refuse_next(1, "451 4.3.0 Try again later")
+    temporary = notify.send(Channel.EMAIL, body, settings)
+    notify_env.smtp.delay_next(1, seconds=0.8)
+    late = notify.send(Channel.EMAIL, body, settings)
+    assert (temporary.status, temporary.unconfirmed, temporary.permanent) == (451, False, False)
+    assert late.unconfirmed and "after the message was sent" in (late.error or "")
+    assert [mail.delayed_s for mail in notify_env.smtp.messages] == [0.8]
+
+
+def test_only_pagerduty_is_idempotent() -> None:
+    assert [channel for channel in Channel if notify.idempotent(channel)] == [Channel.PAGERDUTY]
 
 
 # ---------------------------------------------------------------------------------------------
