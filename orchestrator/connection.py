@@ -1,9 +1,11 @@
 """The one PostgreSQL connection every command uses.
 
-With `PGHOST` set, the standard libpq variables (PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE)
-name the server; without it the project's embedded PostgreSQL is used (`orchestrator.database`
-decides, this module only connects). dbt reads the same values through profiles.yml
-`env_var()`s, so the wrapper and a hand-run `dbt build` hit the same database. A leaf module:
+With `PGHOST` set, the standard libpq variables (PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE,
+PGSSLMODE) name the server; without it the project's embedded PostgreSQL is used
+(`orchestrator.database` decides, this module only connects). dbt reads the same values through
+profiles.yml `env_var()`s, so the wrapper and a hand-run `dbt build` hit the same database.
+PGSSLMODE goes into every psycopg connection and dbt's environment (libpq's default, prefer, when
+unset; the other PGSSL* variables, such as PGSSLROOTCERT, libpq reads itself). A leaf module:
 it imports nothing of the wrapper but its errors.
 """
 
@@ -12,7 +14,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import psycopg
 from psycopg import sql
@@ -22,6 +24,8 @@ from orchestrator.errors import ConfigError, DatabaseUnavailable
 
 DEFAULT_DATABASE = "ytempire"
 DEFAULT_USER = "postgres"
+# libpq's sslmode values; unset means libpq's default, prefer (profiles.yml says so explicitly).
+SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 # The session setting that pins as_of() for one run (macros/as_of.sql): set on every connection
 # of the run (dbt's through PGOPTIONS, the wrapper's with set_config), never stored anywhere.
 AS_OF_SETTING = "ytempire.as_of"
@@ -45,6 +49,7 @@ class Connection:
     dbname: str
     password: str | None = None
     embedded: bool = False
+    sslmode: str | None = None  # PGSSLMODE; None: libpq's default (ignored on a Unix socket)
 
     def conninfo(self, dbname: str | None = None) -> str:
         return make_conninfo(
@@ -53,6 +58,7 @@ class Connection:
             user=self.user,
             dbname=dbname or self.dbname,
             password=self.password or None,
+            sslmode=self.sslmode or None,
             connect_timeout="10",
         )
 
@@ -67,20 +73,23 @@ class Connection:
         }
         if self.password:
             values["PGPASSWORD"] = self.password
+        if self.sslmode:
+            values["PGSSLMODE"] = self.sslmode
         return values
 
     def url(self) -> str:
         """A connection URL without the password (safe to print and log)."""
         if self.host.startswith("/"):
             return f"postgresql://{self.user}@/{self.dbname}?host={self.host}&port={self.port}"
-        return f"postgresql://{self.user}@{self.host}:{self.port}/{self.dbname}"
+        ssl = f"?sslmode={self.sslmode}" if self.sslmode else ""
+        return f"postgresql://{self.user}@{self.host}:{self.port}/{self.dbname}{ssl}"
 
     def describe(self) -> str:
         kind = "embedded PostgreSQL" if self.embedded else "PostgreSQL"
         return f"{kind} at {self.url()}"
 
     def with_database(self, dbname: str) -> Connection:
-        return Connection(self.host, self.port, self.user, dbname, self.password, self.embedded)
+        return replace(self, dbname=dbname)
 
 
 def configured_from_env(environ: Mapping[str, str] | None = None) -> Connection | None:
@@ -96,6 +105,12 @@ def configured_from_env(environ: Mapping[str, str] | None = None) -> Connection 
         raise ConfigError(
             f"PGPORT={raw_port!r} is not a port number: set PGPORT to an integer such as 5432."
         ) from None
+    sslmode = env.get("PGSSLMODE", "").strip() or None
+    if sslmode is not None and sslmode not in SSLMODES:
+        raise ConfigError(
+            f"PGSSLMODE is not an sslmode: use one of {', '.join(SSLMODES)} "
+            "(verify-full for a server across a network)."
+        )
     return Connection(
         host=host,
         port=port,
@@ -103,6 +118,7 @@ def configured_from_env(environ: Mapping[str, str] | None = None) -> Connection 
         dbname=env.get("PGDATABASE", "").strip() or DEFAULT_DATABASE,
         password=env.get("PGPASSWORD") or None,
         embedded=False,
+        sslmode=sslmode,
     )
 
 

@@ -31,6 +31,8 @@ PROJECT_FOLDERS = ("models", "macros", "tests", "seeds", "snapshots", "analyses"
 # Settings a parse does not read: the session's options (the pinned instant) and where
 # artifacts and logs go (two target folders of one database share the parse).
 NOT_PARSED = frozenset({"PGOPTIONS", "DBT_TARGET_PATH", "DBT_LOG_PATH"})
+# Settings a parse reads (profiles.yml and dbt_project.yml env_var()s): a change parses again.
+PARSED_ENV = ("PG", "DBT_", "YTEMPIRE_DBT_", "YTEMPIRE_READER_ROLE")
 
 
 @dataclass
@@ -149,7 +151,7 @@ def _cache_key(arguments: list[str], env: dict[str, str], project_dir: Path) -> 
     settings = sorted(
         (name, value)
         for name, value in env.items()
-        if name.startswith(("PG", "DBT_", "YTEMPIRE_DBT_")) and name not in NOT_PARSED
+        if name.startswith(PARSED_ENV) and name not in NOT_PARSED
     )
     document = json.dumps(
         [

