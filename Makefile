@@ -4,11 +4,12 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint setup db-up db-down docs clean help
+.PHONY: demo test reliability lint setup db-up db-down docs clean help
 
 help:
 	@echo "make demo   set up, start the embedded PostgreSQL, generate scale-1 data, build, summarise"
 	@echo "make test   set up, then run the pytest suite (real dbt, real PostgreSQL)"
+	@echo "make reliability  the fault suite (signals, a killed server, delivery faults): a table"
 	@echo "make lint   ruff, SQLFluff (dbt templater), yamllint"
 	@echo "make docs   dbt docs generate (offline)"
 	@echo "make clean  stop the embedded server, remove .venv, .ytempire and target/"
@@ -31,7 +32,17 @@ demo: setup
 # On 2 cores a third worker fills the time the others wait on PostgreSQL and on notification
 # retries: 8 min 47 s against 9 min 24 s with two (and 8 min 54 s with four).
 test: setup
-	$(BIN)/pytest -n 3 --dist loadfile
+	$(BIN)/pytest -n 3 --dist loadfile -m "not reliability"
+
+# The fault suite: every fault test (signals and a killed server included, which `make test`
+# leaves out), each recording its row; then the table the README shows.
+FAULT_TABLE := .ytempire/reliability.jsonl
+reliability: setup
+	rm -f $(FAULT_TABLE)
+	YTEMPIRE_FAULT_TABLE=$(CURDIR)/$(FAULT_TABLE) $(BIN)/pytest -n 2 --dist loadfile \
+		tests/python/test_faults.py tests/python/test_reliability.py \
+		tests/python/test_delivery_faults.py
+	$(BIN)/python tests/python/fault_table.py $(FAULT_TABLE)
 
 lint: setup
 	$(BIN)/ruff check orchestrator tests/python

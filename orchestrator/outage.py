@@ -80,7 +80,11 @@ def notify_outage(ctx: RunContext, reason: str, lost_run_id: int | None = None) 
 def _with_run(
     ctx: RunContext, document: dict[str, Any], reason: str, lost_run_id: int | None
 ) -> dict[str, Any]:
-    """The outage document with this run added to the runs the next reachable run records."""
+    """The outage document with this run added to the runs the next reachable run records: as
+    a run of its own, or (it lost the database after recording its start) as that run's id."""
+    if lost_run_id is not None:
+        document["lost_run_ids"] = [*document.get("lost_run_ids", []), lost_run_id]
+        return document
     run = {
         "token": uuid.uuid4().hex,
         "command": ctx.request.command,
@@ -91,8 +95,6 @@ def _with_run(
         "error": reason,
     }
     document["runs"] = [*document.get("runs", []), run]
-    if lost_run_id is not None:
-        document["lost_run_ids"] = [*document.get("lost_run_ids", []), lost_run_id]
     return document
 
 

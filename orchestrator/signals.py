@@ -5,11 +5,13 @@ which is what dbt's in-process runner handles: it cancels the queries its thread
 (pg_cancel_backend) and waits for them, then returns. The run then raises `Interrupted`: no alert
 is reconciled and nothing more is delivered (notifications already in the outbox stay pending for
 the next run), the run is recorded `interrupted` with the signal, the advisory lock is released
-with its connection, and the command exits 3. A second signal interrupts the wait too.
+with its connection, and the command exits 3. The wait is bounded: a second signal, or GRACE_S
+seconds after the first, interrupts it too.
 """
 
 from __future__ import annotations
 
+import _thread
 import signal
 import threading
 from collections.abc import Iterator
@@ -19,6 +21,7 @@ from types import FrameType
 from orchestrator.errors import YtempireError
 
 HANDLED = (signal.SIGTERM, signal.SIGINT)
+GRACE_S = 30.0  # after a signal, how long dbt may take to cancel its queries and stop
 _received: list[int] = []
 _depth: list[int] = [0]  # interruptible() nests (a playbook around its build)
 
@@ -35,6 +38,10 @@ class Interrupted(YtempireError):
 
 
 def _handler(signum: int, frame: FrameType | None) -> None:
+    if not _received:  # bound the wait: interrupt it again if dbt has not let go by then
+        watchdog = threading.Timer(GRACE_S, _thread.interrupt_main)
+        watchdog.daemon = True
+        watchdog.start()
     _received.append(signum)
     raise KeyboardInterrupt
 

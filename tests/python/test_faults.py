@@ -8,8 +8,10 @@ resolves when the table is put back; a malformed PGPORT is refused.
 Signals: SIGTERM or SIGINT while dbt builds stops it (no query of the run left on the server),
 records the run `interrupted`, changes no alert, frees the lock (the next run starts at once) and
 exits 3 with one sentence. A run killed outright (SIGKILL) leaves `running`, which the next run
-marks `abandoned`. The server itself dying mid-build is in test_reliability.py (`make
-reliability`): it needs a server of its own to kill.
+marks `abandoned`; after either, the next run builds every model (dbt may have dropped views with
+CASCADE). The signal tests are marked `reliability` (`make reliability`; `make test` runs the
+bad-input ones). The server itself dying mid-build is in test_reliability.py: it needs a server of
+its own to kill. Each test records its row of the fault table (tests/python/fault_table.py).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from conftest import PROJECT_DIR, Warehouse
+from fault_table import FaultRow, record
 
 from orchestrator.cli import main
 from orchestrator.generate import generate
@@ -67,6 +70,24 @@ class Faults:
         )
 
 
+def recorded(
+    fault: str, faults: Faults, exit_codes: tuple[int, ...], started: float, lost: int = 0
+) -> None:
+    """The fault's row of the `make reliability` table (alerts duplicated: none of these faults
+    notifies twice; lost: an alert that should have stayed open or opened and did not)."""
+    record(
+        FaultRow(
+            fault=fault,
+            server=faults.warehouse.server,
+            runs=len(exit_codes),
+            lost=lost,
+            duplicated=0,
+            exit_codes=exit_codes,
+            seconds=round(time.monotonic() - started, 1),
+        )
+    )
+
+
 @pytest.fixture(scope="module")
 def faults(new_warehouse, tmp_path_factory) -> Iterator[Faults]:
     warehouse = new_warehouse("faults")
@@ -90,6 +111,7 @@ def faults(new_warehouse, tmp_path_factory) -> Iterator[Faults]:
 
 
 def test_a_selection_matching_nothing_exits_3_and_touches_no_alert(faults) -> None:
+    started = time.monotonic()
     faults.warehouse.execute("create table public.saved_api as table raw.api_usage")
     faults.warehouse.execute("truncate raw.api_usage")  # an open alert to leave alone
     try:
@@ -105,6 +127,7 @@ def test_a_selection_matching_nothing_exits_3_and_touches_no_alert(faults) -> No
         assert "Traceback" not in stderr
         assert faults.open_alerts() == opened
         assert faults.runs()[-1]["status"] == "error"
+        recorded("selection matching nothing", faults, (2, 3), started)
     finally:
         faults.warehouse.execute(
             "insert into raw.api_usage select * from public.saved_api; drop table public.saved_api"
@@ -112,6 +135,7 @@ def test_a_selection_matching_nothing_exits_3_and_touches_no_alert(faults) -> No
 
 
 def test_an_empty_raw_table_is_no_rows_with_its_own_figure(faults) -> None:
+    started = time.monotonic()
     faults.warehouse.execute("create table public.saved_api as table raw.api_usage")
     faults.warehouse.execute("truncate raw.api_usage")
     try:
@@ -130,6 +154,7 @@ def test_an_empty_raw_table_is_no_rows_with_its_own_figure(faults) -> None:
     code, document, _ = faults.build("-s", "api_quota_usage")
     assert code == 0, document["alerts"]
     assert any(e["alert_type"] == "DATA_FRESHNESS" for e in document["events"])  # resolved
+    recorded("empty raw table", faults, (2, 0), started)
 
 
 @pytest.mark.parametrize(
@@ -148,6 +173,7 @@ def test_an_empty_raw_table_is_no_rows_with_its_own_figure(faults) -> None:
     ],
 )
 def test_a_raw_table_off_contract_is_refused_before_dbt(faults, change, undo, phrase) -> None:
+    started = time.monotonic()
     invocations_before = faults.warehouse.target_path.joinpath("run_results.json").stat()
     faults.warehouse.execute(change)
     try:
@@ -169,6 +195,7 @@ def test_a_raw_table_off_contract_is_refused_before_dbt(faults, change, undo, ph
     assert [(e["alert_type"], e["event"]) for e in document["events"]] == [
         ("RAW_SCHEMA", "resolve")
     ]
+    recorded(f"raw table off contract: {phrase.split(' (')[0]}", faults, (3, 0), started)
 
 
 def test_a_column_of_another_type_is_named_with_both_types(faults, new_warehouse) -> None:
@@ -183,10 +210,12 @@ def test_a_column_of_another_type_is_named_with_both_types(faults, new_warehouse
 
 @pytest.mark.parametrize("value", ["abc", "0", "70000", "54 32"])
 def test_a_malformed_pgport_is_refused_with_or_without_pghost(faults, value) -> None:
+    started = time.monotonic()
     for host in ({}, {"PGHOST": ""}):
         code, document, _ = faults.run("build", "--json", env={"PGPORT": value, **host})
         assert code == 3
         assert f"PGPORT={value!r} is not a port number" in document["error"]
+    recorded(f"PGPORT={value!r}", faults, (3, 3), started)
 
 
 # --------------------------------------------------------------------------------------------
@@ -227,8 +256,10 @@ def run_queries(faults: Faults) -> list[str]:
     ]
 
 
+@pytest.mark.reliability
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_a_signal_stops_dbt_records_the_run_and_frees_the_lock(faults, signum) -> None:
+    started = time.monotonic()
     alerts_before = faults.warehouse.query("select * from ops.alerts_log order by alert_id")
     process = start_build(faults)
     wait_until_building(faults, process)
@@ -253,9 +284,12 @@ def test_a_signal_stops_dbt_records_the_run_and_frees_the_lock(faults, signum) -
     assert code == 0
     assert "builds every model" not in stderr
     assert not any(r["name"] == "dim_date" for r in document["results"])
+    recorded(f"{name} mid-build", faults, (3, 0, 0), started)
 
 
+@pytest.mark.reliability
 def test_a_run_killed_outright_is_marked_abandoned_by_the_next(faults) -> None:
+    started = time.monotonic()
     process = start_build(faults)
     wait_until_building(faults, process)
     killed_run = faults.runs()[-1]
@@ -268,3 +302,4 @@ def test_a_run_killed_outright_is_marked_abandoned_by_the_next(faults) -> None:
     marked = next(r for r in faults.runs() if r["run_id"] == killed_run["run_id"])
     assert (marked["status"], marked["exit_code"]) == ("abandoned", 3)
     assert faults.runs()[-1]["status"] == "finished"
+    recorded("SIGKILL mid-build", faults, (-9, 0), started)
