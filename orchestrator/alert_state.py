@@ -46,7 +46,7 @@ def reconcile(
                 db, ctx.settings.matrix, now=ctx.clock, run_id=run_id
             )
             outcome.notes, outcome.skipped_channels = apply_changes(
-                db, outcome.changes, ctx.settings.notify
+                db, outcome.changes, settings_for_run(ctx)
             )
             outcome.alerts = _with_stored_state(db, conditions.alerts, outcome.changes)
             if ctx.request.dry_run:
@@ -56,6 +56,14 @@ def reconcile(
             if alert.alert_id is not None and alert.dedup_key not in known:
                 alert.alert_id = None  # its row was rolled back with the dry run
     return outcome
+
+
+def settings_for_run(ctx: RunContext) -> notify.NotifySettings:
+    """The run's notification settings with who is on call at the run's clock."""
+    settings = ctx.settings
+    return notify.for_run(
+        settings.notify, settings.matrix, settings.project.business_timezone, ctx.clock
+    )
 
 
 def _with_stored_state(
@@ -88,7 +96,7 @@ def apply_changes(
     transaction)."""
     notes, skipped = notifications_for_changes(changes, settings)
     if notes:
-        outbox.enqueue(db, notes)
+        outbox.enqueue(db, notes, settings)
     for note in notes:
         if note.event is not Event.RESOLVE and note.alert.alert_id is not None:
             alert_lifecycle.record_channels(db, note.alert.alert_id, [str(note.channel)])

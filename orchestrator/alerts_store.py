@@ -18,7 +18,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from orchestrator import run_log
+from orchestrator import monitoring_log, remediation, run_log
 from orchestrator.alert import Alert, Channel, Severity
 from orchestrator.errors import YtempireError
 from orchestrator.quality import store as quality_store
@@ -108,11 +108,11 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def ensure_schema(db: psycopg.Connection) -> None:
-    """Create schema `ops`, `ops.alerts_log`, `ops.run_log` and `ops.data_quality_checks` if
-    missing (safe to run concurrently)."""
+    """Create schema `ops`, `ops.alerts_log`, `ops.run_log`, `ops.data_quality_checks`,
+    `ops.monitoring_log` and `ops.remediation_log` if missing (safe to run concurrently)."""
     with db.transaction():
         db.execute("select pg_advisory_xact_lock(%s)", (SCHEMA_LOCK_KEY,))
-        db.execute(DDL + run_log.DDL + quality_store.DDL)
+        db.execute(DDL + run_log.DDL + quality_store.DDL + monitoring_log.DDL + remediation.DDL)
 
 
 def _row_to_stored(row: dict[str, Any]) -> StoredAlert:

@@ -25,6 +25,8 @@ from orchestrator.commands.output import error_document
 from orchestrator.commands.params import JSON_META_KEY
 from orchestrator.commands.playbooks import PLAYBOOK_COMMANDS
 from orchestrator.commands.quality import quality_command
+from orchestrator.commands.restore import restore_command
+from orchestrator.commands.troubleshoot import diagnose_command, troubleshoot_command
 from orchestrator.errors import EXIT_COULD_NOT_RUN, EXIT_OK, YtempireError
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -99,6 +101,9 @@ main.add_command(demo_command)
 main.add_command(build_command)
 main.add_command(alerts_group)
 main.add_command(quality_command)
+main.add_command(restore_command)
+main.add_command(troubleshoot_command)
+main.add_command(diagnose_command)
 for _playbook_command in PLAYBOOK_COMMANDS:
     main.add_command(_playbook_command)
 

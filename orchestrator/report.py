@@ -73,6 +73,7 @@ class BuildReport:
     dbt_ran: bool = True
     interrupted: str | None = None  # the signal that stopped the run (SIGTERM, SIGINT)
     quality: list[CheckOutcome] = field(default_factory=list)  # the great-expectations checks
+    remediation: list[dict[str, Any]] = field(default_factory=list)  # attempts this run made
 
     @property
     def delivered(self) -> int:
@@ -120,6 +121,7 @@ class BuildReport:
             "notifications": [note.to_dict() for note in self.planned],
             "skipped_channels": self.skipped_channels,
             "delivery": {"sent": self.delivered, "pending": self.pending, "dead": self.dead},
+            "remediation": self.remediation,
         }
 
     @property

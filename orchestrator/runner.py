@@ -4,7 +4,7 @@
       -> invoke dbt, read results (dbt_stage)
       -> great-expectations suites (quality.stage: `quality`, and `morning` after dbt)
       -> conditions (conditions) -> alert state (alert_state) -> delivery (outbox_delivery)
-      -> run record (report, run_log)
+      -> remediation of newly opened alerts, opt-in (remediation) -> run record (report, run_log)
 
 Each stage is a module with a typed input and output. Alert rules that read data are dbt tests
 and source freshness SLAs; the wrapper adds only what no query can say: the database is
@@ -28,6 +28,7 @@ from orchestrator import (
     outbox,
     outbox_delivery,
     raw_contract,
+    remediation,
     run_log,
     signals,
 )
@@ -126,6 +127,8 @@ def _stages(ctx: RunContext, conn: Connection, db: psycopg.Connection, report: B
         )
         if adopted is not None:
             outage.forget(ctx)
+    attempts = remediation.run(ctx, conn, db, state.changes, report.run_id)  # after the page
+    report.remediation = [attempt.to_dict() for attempt in attempts]
 
 
 def _first_line(exc: BaseException) -> str:

@@ -1,7 +1,9 @@
 {{ config(enabled=target.type == 'postgres') }}
 
 {#- One row per finding of the diagnostics, like the playbook's tune_performance(): issue type,
-    object, a statement a person could run, impact and the evidence behind it. -#}
+    object, a statement a person could run, impact and the evidence behind it (what backs it
+    first). A missing-index candidate without evidence is no recommendation, and nothing is
+    recommended on the project's bookkeeping tables (diagnostics_is_bookkeeping). -#}
 
 with
 
@@ -17,10 +19,10 @@ missing_indexes as (
         pg_missing_indexes.estimated_distinct_values,
         pg_missing_indexes.column_correlation,
         pg_missing_indexes.estimated_avoidable_row_reads,
-        pg_missing_indexes.filter_statement_calls,
-        pg_missing_indexes.has_statement_statistics,
+        pg_missing_indexes.evidence,
         pg_missing_indexes.is_hypothetical_index_used
     from {{ ref('pg_missing_indexes') }}
+    where pg_missing_indexes.has_evidence
 ),
 
 index_findings as (
@@ -33,6 +35,7 @@ index_findings as (
         pg_unused_indexes.statistics_window_note,
         pg_unused_indexes.index_bytes
     from {{ ref('pg_unused_indexes') }}
+    where not {{ diagnostics_is_bookkeeping('pg_unused_indexes.schema_name', 'pg_unused_indexes.table_name') }}
 ),
 
 table_bloat as (
@@ -47,6 +50,7 @@ table_bloat as (
         pg_table_bloat.is_vacuum_full_candidate,
         pg_table_bloat.is_bloated
     from {{ ref('pg_table_bloat') }}
+    where not {{ diagnostics_is_bookkeeping('pg_table_bloat.schema_name', 'pg_table_bloat.table_name') }}
 ),
 
 slow_queries as (
@@ -71,17 +75,13 @@ missing_index_findings as (
             when missing_indexes.is_hypothetical_index_used is false then 'LOW'
             else missing_indexes.estimated_benefit
         end as impact,
-        missing_indexes.seq_scans || ' sequential scans (' || missing_indexes.seq_scan_pct
-        || '% of scans) reading ~' || missing_indexes.rows_per_seq_scan || ' rows each; '
+        missing_indexes.evidence || '; ' || to_char(missing_indexes.seq_scans, 'FM999,999,999,990')
+        || ' sequential scans (' || missing_indexes.seq_scan_pct || '% of scans) reading ~'
+        || to_char(missing_indexes.rows_per_seq_scan, 'FM999,999,999,990') || ' rows each; '
         || missing_indexes.estimated_distinct_values || ' distinct values, correlation '
         || coalesce(missing_indexes.column_correlation::text, 'unknown') || '; ~'
         || missing_indexes.estimated_avoidable_row_reads || ' row reads avoidable; '
-        || case
-            when missing_indexes.has_statement_statistics
-                then missing_indexes.filter_statement_calls || ' statement calls filter on it'
-            else 'no pg_stat_statements: whether queries filter on it is unknown'
-        end
-        || '; ' || missing_indexes.hypopg_note as evidence
+        || missing_indexes.hypopg_note as evidence
     from missing_indexes
 ),
 

@@ -1,11 +1,13 @@
 {{ config(enabled=target.type == 'postgres') }}
 
-{#- Missing-index candidates in the diagnostics schemas. The playbook's heuristic (many distinct
-    values, low correlation, no index leading with the column) is weighed with how the table is
-    actually read: sequential scans and the rows they read (pg_stat_user_tables), the table size,
-    and, when pg_stat_statements is loaded, statements that filter on the column. Each candidate
-    gets an estimated benefit; the operation check_missing_indexes (hypopg) records whether a
-    hypothetical index lowers the planner's cost. -#}
+{#- Missing-index candidates in the diagnostics schemas, the project's bookkeeping tables left
+    out (ops, diagnostics, archives, history and snapshot tables: diagnostics_is_bookkeeping).
+    The playbook's heuristic (many distinct values, low correlation, no index leading with the
+    column) is weighed with how the table is actually read: sequential scans and the rows they
+    read (pg_stat_user_tables) and the table size. A candidate is only a recommendation with
+    evidence that something reads by the column (has_evidence, evidence): with pg_stat_statements,
+    statements that filter, join or sort on it; without it, a hypothetical index the planner
+    uses at a lower cost (the operation check_missing_indexes, hypopg). -#}
 
 {%- set statements_schema = diagnostics_statements_schema() %}
 
@@ -39,6 +41,7 @@ table_reads as (
         on pg_stat_user_tables.relid = pg_class.oid
     where
         pg_stat_user_tables.schemaname in {{ diagnostics_schema_list() }}
+        and not {{ diagnostics_is_bookkeeping('pg_stat_user_tables.schemaname', 'pg_stat_user_tables.relname') }}
         and pg_catalog.pg_relation_size(pg_stat_user_tables.relid)
         >= {{ var('diagnostics_min_table_pages') }} * current_setting('block_size')::integer
 ),
@@ -142,29 +145,50 @@ candidates as (
         )
 ),
 
-evidence as (
+patterns as (
+    {#- a column reference: optionally qualified, optionally quoted, the whole name -#}
     select
         candidates.*,
-        statement_statistics.is_available as has_statement_statistics,
-        case
-            when statement_statistics.is_available
-                then (
-                    select coalesce(sum(filtering_statements.calls), 0)
-                    from filtering_statements
-                    where
-                        filtering_statements.query ~* (
-                            '\m' || {{ diagnostics_regex_escape('candidates.table_name') }} || '\M'
-                        )
-                        and filtering_statements.query ~* (
-                            '(\m(where|and|or|on)\s+|\(\s*)("?\w+"?\.)?"?'
-                            || {{ diagnostics_regex_escape('candidates.column_name') }}
-                            || '"?\s*(=|<|>|!=|\min\M|\mbetween\M|\mlike\M|\milike\M)'
-                        )
-                )
-        end as filter_statement_calls
+        '\m' || {{ diagnostics_regex_escape('candidates.table_name') }} || '\M' as table_pattern,
+        '("?\w+"?\.)?"?' || {{ diagnostics_regex_escape('candidates.column_name') }} || '("|\M)'
+            as column_pattern
     from candidates
-    cross join statement_statistics
     where candidates.estimated_distinct_values > {{ var('missing_index_min_distinct') }}
+),
+
+evidence as (
+    select
+        patterns.*,
+        statement_statistics.is_available as has_statement_statistics,
+        case when statement_statistics.is_available then readers.statement_count end
+            as filter_statement_count,
+        case when statement_statistics.is_available then readers.calls end as filter_statement_calls,
+        case when statement_statistics.is_available then readers.total_exec_ms end
+            as filter_statement_ms
+    from patterns
+    cross join statement_statistics
+    cross join lateral (
+        select
+            count(*) as statement_count,
+            coalesce(sum(filtering_statements.calls), 0) as calls,
+            coalesce(sum(filtering_statements.total_exec_ms), 0) as total_exec_ms
+        from filtering_statements
+        where
+            filtering_statements.query ~* patterns.table_pattern
+            and (
+                {#- filters: where / and / or / on / ( column op -#}
+                filtering_statements.query ~* (
+                    '(\m(where|and|or|on)\s+|\(\s*)' || patterns.column_pattern
+                    || '\s*(=|<|>|!=|\min\M|\mbetween\M|\mlike\M|\milike\M)'
+                )
+                {#- joins and comparisons with the column on the right: op column -#}
+                or filtering_statements.query ~* ('(=|<|>)\s*' || patterns.column_pattern)
+                {#- sorts: order by ..., column -#}
+                or filtering_statements.query ~* (
+                    '\morder\s+by\s+([^;()]*[\s,])?' || patterns.column_pattern
+                )
+            )
+    ) as readers
 ),
 
 scored as (
@@ -177,7 +201,7 @@ scored as (
             as estimated_rows_per_value,
         round(100.0 * evidence.filter_statement_calls / nullif(evidence.seq_scans, 0), 2)
             as filter_share_pct,
-        coalesce(evidence.filter_statement_calls > 0, false) as has_filter_evidence
+        coalesce(evidence.filter_statement_count > 0, false) as has_filter_evidence
     from evidence
 ),
 
@@ -232,28 +256,82 @@ hypopg_state as (
         ) as is_on_server
 ),
 
+checked as (
+    select
+        benefit.*,
+        latest_checks.cost_before,
+        latest_checks.cost_after,
+        latest_checks.cost_reduction_pct,
+        latest_checks.is_index_used,
+        latest_checks.checked_at,
+        coalesce(latest_checks.is_index_used and latest_checks.cost_after < latest_checks.cost_before, false)
+            as has_hypothetical_gain,
+        'hypothetical index: cost ' || trim_scale(round(latest_checks.cost_before, 2)) || ' -> '
+        || trim_scale(round(latest_checks.cost_after, 2)) as hypothetical_gain_text
+    from benefit
+    left join latest_checks
+        on
+            benefit.schema_name = latest_checks.schema_name
+            and benefit.table_name = latest_checks.table_name
+            and benefit.column_name = latest_checks.column_name
+),
+
+evidenced as (
+    select
+        checked.*,
+        case
+            when checked.has_statement_statistics then checked.has_filter_evidence
+            else checked.has_hypothetical_gain
+        end as has_evidence,
+        case
+            when checked.has_filter_evidence
+                then
+                    checked.filter_statement_count
+                    || case
+                        when checked.filter_statement_count = 1 then ' statement filters'
+                        else ' statements filter'
+                    end
+                    || ' on it, ' || to_char(checked.filter_statement_calls, 'FM999,999,999,999,990')
+                    || case when checked.filter_statement_calls = 1 then ' call, ' else ' calls, ' end
+                    || to_char(round((checked.filter_statement_ms / 1000.0)::numeric, 1), 'FM999,999,999,990.0')
+                    || ' s total'
+                    || case when checked.has_hypothetical_gain then '; ' || checked.hypothetical_gain_text else '' end
+            when checked.has_statement_statistics
+                then 'no statement in pg_stat_statements filters, joins or sorts on it'
+            when checked.has_hypothetical_gain then checked.hypothetical_gain_text
+            when checked.checked_at is not null
+                then
+                    'hypothetical index: the planner would not use it (cost '
+                    || trim_scale(round(checked.cost_before, 2)) || ' either way)'
+            else 'no evidence: pg_stat_statements is not readable and no hypothetical-index check was made'
+        end as evidence
+    from checked
+),
+
 final as (
     select
-        format('%I.%I.%I', benefit.schema_name, benefit.table_name, benefit.column_name)
+        format('%I.%I.%I', evidenced.schema_name, evidenced.table_name, evidenced.column_name)
             as missing_index_id,
-        benefit.schema_name,
-        benefit.table_name,
-        benefit.column_name,
-        benefit.estimated_benefit,
+        evidenced.schema_name,
+        evidenced.table_name,
+        evidenced.column_name,
+        evidenced.estimated_benefit,
         format(
             'create index concurrently on %I.%I (%I);',
-            benefit.schema_name, benefit.table_name, benefit.column_name
+            evidenced.schema_name, evidenced.table_name, evidenced.column_name
         ) as suggested_index,
+        evidenced.has_evidence,
+        evidenced.evidence,
         case
-            when latest_checks.checked_at is not null and latest_checks.is_index_used
+            when evidenced.checked_at is not null and evidenced.is_index_used
                 then
                     'hypopg: a hypothetical index cuts the planner cost of an equality lookup from '
-                    || round(latest_checks.cost_before, 2) || ' to ' || round(latest_checks.cost_after, 2)
-                    || ' (-' || round(latest_checks.cost_reduction_pct, 1) || '%)'
-            when latest_checks.checked_at is not null
+                    || round(evidenced.cost_before, 2) || ' to ' || round(evidenced.cost_after, 2)
+                    || ' (-' || round(evidenced.cost_reduction_pct, 1) || '%)'
+            when evidenced.checked_at is not null
                 then
                     'hypopg: the planner would not use this index (cost '
-                    || round(latest_checks.cost_before, 2) || ' either way): probably not worth it'
+                    || round(evidenced.cost_before, 2) || ' either way): probably not worth it'
             when hypopg_state.is_installed
                 then 'not checked yet: run `dbt run-operation check_missing_indexes`'
             when hypopg_state.is_on_server
@@ -266,40 +344,38 @@ final as (
         end as hypopg_note,
         row_number() over (
             order by
-                benefit.has_filter_evidence desc,
-                case benefit.estimated_benefit when 'HIGH' then 1 when 'MEDIUM' then 2 else 3 end asc,
-                benefit.estimated_avoidable_row_reads desc,
-                benefit.schema_name asc,
-                benefit.table_name asc,
-                benefit.column_name asc
+                evidenced.has_evidence desc,
+                evidenced.has_filter_evidence desc,
+                case evidenced.estimated_benefit when 'HIGH' then 1 when 'MEDIUM' then 2 else 3 end asc,
+                evidenced.estimated_avoidable_row_reads desc,
+                evidenced.schema_name asc,
+                evidenced.table_name asc,
+                evidenced.column_name asc
         ) as candidate_rank,
-        benefit.seq_scans,
-        benefit.seq_rows_read,
-        benefit.index_scans,
-        benefit.seq_scan_pct,
-        round(benefit.rows_per_seq_scan)::bigint as rows_per_seq_scan,
-        benefit.table_bytes,
-        round(benefit.estimated_rows)::bigint as estimated_rows,
-        round(benefit.estimated_distinct_values)::bigint as estimated_distinct_values,
-        round(benefit.estimated_rows_per_value::numeric, 2) as estimated_rows_per_value,
-        round(benefit.correlation::numeric, 4) as column_correlation,
-        benefit.estimated_avoidable_row_reads,
-        benefit.filter_statement_calls::bigint as filter_statement_calls,
-        benefit.filter_share_pct,
-        latest_checks.cost_before as hypothetical_cost_before,
-        latest_checks.cost_after as hypothetical_cost_after,
-        latest_checks.cost_reduction_pct as hypothetical_cost_reduction_pct,
-        benefit.has_filter_evidence,
-        benefit.has_statement_statistics,
-        latest_checks.is_index_used as is_hypothetical_index_used,
-        latest_checks.checked_at as hypothetical_checked_at
-    from benefit
+        evidenced.seq_scans,
+        evidenced.seq_rows_read,
+        evidenced.index_scans,
+        evidenced.seq_scan_pct,
+        round(evidenced.rows_per_seq_scan)::bigint as rows_per_seq_scan,
+        evidenced.table_bytes,
+        round(evidenced.estimated_rows)::bigint as estimated_rows,
+        round(evidenced.estimated_distinct_values)::bigint as estimated_distinct_values,
+        round(evidenced.estimated_rows_per_value::numeric, 2) as estimated_rows_per_value,
+        round(evidenced.correlation::numeric, 4) as column_correlation,
+        evidenced.estimated_avoidable_row_reads,
+        evidenced.filter_statement_count::bigint as filter_statement_count,
+        evidenced.filter_statement_calls::bigint as filter_statement_calls,
+        round(evidenced.filter_statement_ms::numeric, 3) as filter_statement_ms,
+        evidenced.filter_share_pct,
+        evidenced.cost_before as hypothetical_cost_before,
+        evidenced.cost_after as hypothetical_cost_after,
+        evidenced.cost_reduction_pct as hypothetical_cost_reduction_pct,
+        evidenced.has_filter_evidence,
+        evidenced.has_statement_statistics,
+        evidenced.is_index_used as is_hypothetical_index_used,
+        evidenced.checked_at as hypothetical_checked_at
+    from evidenced
     cross join hypopg_state
-    left join latest_checks
-        on
-            benefit.schema_name = latest_checks.schema_name
-            and benefit.table_name = latest_checks.table_name
-            and benefit.column_name = latest_checks.column_name
 )
 
 select * from final

@@ -18,9 +18,10 @@ from orchestrator import (
     notify,
     outbox,
     outbox_delivery,
+    remediation,
 )
 from orchestrator.alert_lifecycle import Change
-from orchestrator.alert_state import apply_changes
+from orchestrator.alert_state import apply_changes, settings_for_run
 from orchestrator.commands import output, tables
 from orchestrator.commands.params import dry_run_option, json_option, now_option
 from orchestrator.context import RunContext, RunRequest, utcnow
@@ -131,7 +132,7 @@ def escalate_command(dry_run: bool, as_json: bool, now: datetime | None) -> None
     """Run the SLA clock without dbt: escalate alerts open past their level's SLA, notify the
     next owner, and retry undelivered notifications. Cheap: for cron every few minutes."""
     run = RunContext.build(RunRequest(command="alerts escalate", now=now, dry_run=dry_run))
-    matrix, settings = run.settings.matrix, run.settings.notify
+    matrix, settings = run.settings.matrix, settings_for_run(run)  # with who is on call now
     conn = run.connection()
     with lock.command_lock(conn, "alerts escalate"), connection.connect(conn) as db:
         alerts_store.ensure_schema(db)
@@ -144,6 +145,8 @@ def escalate_command(dry_run: bool, as_json: bool, now: datetime | None) -> None
         delivery = (
             None if dry_run else DeliveryCounts.of(outbox_delivery.deliver_pending(db, settings))
         )
+        # an escalated alert gets its remediation too (once per alert; logged, dry run said)
+        remediation.run(run, conn, db, changes, None)
     output.finish(
         lambda: {
             "escalated": [alert_summary(c.alert) for c in changes],

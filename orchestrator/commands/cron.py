@@ -1,14 +1,31 @@
-"""`ytempire cron`: the crontab that runs every playbook (DESIGN.md "Playbooks as commands")."""
+"""`ytempire cron`: the crontab that runs every playbook (DESIGN.md "Playbooks as commands").
+
+Without options it prints the schedule. `--install` puts it in the user's crontab through the
+`crontab` program (`crontab -l` to read, `crontab -` to write), between the marker lines
+`# BEGIN ytempire <project path>` and `# END ytempire <project path>`: a second install changes
+nothing, a changed schedule replaces the block, two checkouts keep a block each, and every line
+outside the block stays byte for byte. `--uninstall` removes exactly that block. `--dry-run`
+prints the crontab either would write and changes nothing. The program is YTEMPIRE_CRONTAB,
+else `crontab` on PATH.
+"""
 
 from __future__ import annotations
 
+import os
 import shlex
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
 import click
 
-from orchestrator import paths
+from orchestrator import housekeeping, paths
+from orchestrator.errors import YtempireError
+
+ENV_CRONTAB = "YTEMPIRE_CRONTAB"
+CRONTAB_TIMEOUT_S = 30
+NO_CRONTAB = "no crontab for"  # what `crontab -l` says (exit 1) when the user has none
 
 # (schedule, command, what it is): the playbook's run times.
 SCHEDULE: tuple[tuple[str, str, str], ...] = (
@@ -19,6 +36,10 @@ SCHEDULE: tuple[tuple[str, str, str], ...] = (
     ("0 2 * * 0", "weekly", "weekly maintenance, Sunday 02:00"),
     ("0 3 1 * *", "monthly", "monthly tasks, the 1st at 03:00"),
 )
+
+
+class CrontabError(YtempireError):
+    """The crontab program is missing, failed, or the crontab's ytempire block is damaged."""
 
 
 def crontab_lines(executable: str, project_dir: Path, log_dir: Path) -> list[str]:
@@ -38,12 +59,172 @@ def crontab_lines(executable: str, project_dir: Path, log_dir: Path) -> list[str
     return lines
 
 
-@click.command("cron")
-def cron_command() -> None:
-    """Print the crontab for every playbook (install with `ytempire cron | crontab -`)."""
+def markers(project_dir: Path) -> tuple[str, str]:
+    """The first and last line of this checkout's block."""
+    return f"# BEGIN ytempire {project_dir}", f"# END ytempire {project_dir}"
+
+
+def block(project_dir: Path, lines: list[str]) -> str:
+    begin, end = markers(project_dir)
+    return "".join(line + "\n" for line in (begin, *lines, end))
+
+
+def _block_span(lines: list[str], project_dir: Path) -> tuple[int, int] | None:
+    """The indexes of this checkout's BEGIN and END lines in `lines` (None: no block)."""
+    begin, end = markers(project_dir)
+    stripped = [line.rstrip("\r\n") for line in lines]
+    if begin not in stripped:
+        if end in stripped:
+            raise _damaged(end, begin)
+        return None
+    first = stripped.index(begin)
+    if end not in stripped[first:]:
+        raise _damaged(begin, end)
+    return first, first + stripped[first:].index(end)
+
+
+def _damaged(found: str, lacking: str) -> CrontabError:
+    return CrontabError(
+        f"The crontab has the line {found!r} without {lacking!r}: fix the block with "
+        "`crontab -e` (or delete both marker lines and what is between), then run again."
+    )
+
+
+def with_block(current: str, project_dir: Path, lines: list[str]) -> str:
+    """`current` with this checkout's block replaced by (or, when absent, ending with) the
+    block of `lines`; every other line unchanged."""
+    existing = current.splitlines(keepends=True)
+    span = _block_span(existing, project_dir)
+    new_block = block(project_dir, lines)
+    if span is not None:
+        first, last = span
+        return "".join(existing[:first]) + new_block + "".join(existing[last + 1 :])
+    if current and not current.endswith("\n"):
+        current += "\n"  # cron needs the last line ended
+    return current + new_block
+
+
+def without_block(current: str, project_dir: Path) -> str:
+    """`current` without this checkout's block (unchanged when it has none)."""
+    existing = current.splitlines(keepends=True)
+    span = _block_span(existing, project_dir)
+    if span is None:
+        return current
+    first, last = span
+    return "".join(existing[:first]) + "".join(existing[last + 1 :])
+
+
+def crontab_program() -> str:
+    """YTEMPIRE_CRONTAB, else `crontab` on PATH; a clear error when there is none."""
+    configured = os.environ.get(ENV_CRONTAB, "").strip()
+    if configured:
+        found = shutil.which(configured)
+        if found is None:
+            raise CrontabError(
+                f"{ENV_CRONTAB}={configured!r} is not an executable program: set it to the "
+                "path of `crontab`, or unset it to use the one on PATH."
+            )
+        return found
+    found = shutil.which("crontab")
+    if found is None:
+        raise CrontabError(
+            f"No `crontab` program on PATH: install cron (e.g. the cron package), or set "
+            f"{ENV_CRONTAB} to the crontab program; `ytempire cron` alone prints the lines."
+        )
+    return found
+
+
+def read_crontab(program: str) -> str:
+    """The user's crontab (empty when there is none yet)."""
+    done = _crontab(program, ["-l"])
+    if done.returncode == 0:
+        return done.stdout
+    if NO_CRONTAB in (done.stderr or "").lower():
+        return ""
+    raise _failed(program, "-l", done)
+
+
+def write_crontab(program: str, text: str) -> None:
+    done = _crontab(program, ["-"], text)
+    if done.returncode != 0:
+        raise _failed(program, "-", done)
+
+
+def _crontab(program: str, args: list[str], text: str | None = None) -> subprocess.CompletedProcess:
+    try:
+        return subprocess.run(
+            [program, *args],
+            input=text,
+            capture_output=True,
+            text=True,
+            timeout=CRONTAB_TIMEOUT_S,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise CrontabError(
+            f"Cannot run `{program} {' '.join(args)}` ({exc}): check the program or {ENV_CRONTAB}."
+        ) from None
+
+
+def _failed(program: str, arg: str, done: subprocess.CompletedProcess) -> CrontabError:
+    reason = (done.stderr or done.stdout or "").strip().splitlines()
+    said = f": {reason[-1]}" if reason else ""
+    return CrontabError(
+        f"`{program} {arg}` exited {done.returncode}{said}: check that this user may use cron "
+        f"(cron.allow / cron.deny), or set {ENV_CRONTAB}."
+    )
+
+
+def default_executable() -> str:
+    """The `ytempire` script of this environment (beside its Python), else the one running."""
+    beside_python = Path(sys.executable).with_name("ytempire")
+    if beside_python.exists():
+        return str(beside_python)
+    return str(Path(sys.argv[0]).resolve()) if sys.argv and sys.argv[0] else "ytempire"
+
+
+def change_crontab(project_dir: Path, lines: list[str], *, install: bool, dry_run: bool) -> str:
+    """Install (or uninstall) this checkout's block; the one-line outcome, or with `dry_run`
+    the crontab that would be written."""
+    program = crontab_program()
+    current = read_crontab(program)
+    wanted = (
+        with_block(current, project_dir, lines) if install else without_block(current, project_dir)
+    )
+    if dry_run:
+        return wanted
+    if wanted == current:
+        state = "already installed" if install else "not installed"
+        return f"crontab unchanged: the ytempire block of {project_dir} is {state}"
+    write_crontab(program, wanted)
+    if install:
+        return f"crontab: installed the ytempire block of {project_dir} ({len(lines)} lines)"
+    return f"crontab: removed the ytempire block of {project_dir}"
+
+
+@click.command("cron", epilog="Exit codes: 0 done, 3 could not run (no crontab program...).")
+@click.option("--install", is_flag=True, help="Add (or update) the schedule in your crontab.")
+@click.option("--uninstall", is_flag=True, help="Remove this checkout's schedule from it.")
+@click.option(
+    "--dry-run", is_flag=True, help="With --install/--uninstall: print the result, change nothing."
+)
+def cron_command(install: bool, uninstall: bool, dry_run: bool) -> None:
+    """Print the crontab for every playbook, or install / uninstall it (YTEMPIRE_CRONTAB names
+    the crontab program)."""
+    if install and uninstall:
+        raise click.UsageError("Use --install or --uninstall, not both.")
+    if dry_run and not (install or uninstall):
+        raise click.UsageError("--dry-run goes with --install or --uninstall.")
     root = paths.project_root()
-    log_dir = paths.state_dir(root) / "logs"
-    log_dir.mkdir(parents=True, exist_ok=True)  # cron's >> needs the folder
-    executable = str(Path(sys.argv[0]).resolve()) if sys.argv and sys.argv[0] else "ytempire"
-    for line in crontab_lines(executable, root, log_dir):
-        click.echo(line)
+    # the folder end of day rotates (YTEMPIRE_LOG_DIR, default .ytempire/logs)
+    log_dir = housekeeping.HousekeepingSettings.from_env(root).log_dir
+    lines = crontab_lines(default_executable(), root, log_dir)
+    if not (install or uninstall):
+        log_dir.mkdir(parents=True, exist_ok=True)  # cron's >> needs the folder
+        for line in lines:
+            click.echo(line)
+        return
+    if install and not dry_run:
+        log_dir.mkdir(parents=True, exist_ok=True)
+    outcome = change_crontab(root, lines, install=install, dry_run=dry_run)
+    click.echo(outcome, nl=not outcome.endswith("\n"))

@@ -11,10 +11,11 @@ from pathlib import Path
 
 import click
 
-from orchestrator import connection, database, paths, runner
+from orchestrator import connection, database, paths, playbooks
 from orchestrator.artifacts import NodeResult
 from orchestrator.commands import tables
 from orchestrator.commands.generate import parse_as_of, parse_scale, report_table
+from orchestrator.commands.playbooks import progress_line, render_sections
 from orchestrator.context import RunContext, RunRequest
 from orchestrator.generate import generate
 
@@ -78,9 +79,10 @@ def ensure_profiles(project_dir: Path) -> None:
 @click.option("--as-of", "as_of_text", default=None, help="End of the data (default: now).")
 @click.option("--seed", default=42, show_default=True, help="Random seed of the generator.")
 def demo_command(scale_text: str, days: int, as_of_text: str | None, seed: int) -> None:
-    """Start the database, generate data, run freshness + build + alerting, print a summary.
+    """Start the database, generate data, then the morning playbook on it: freshness, build,
+    data quality, alerting, the checklist and its report file.
 
-    Exits with the build's exit code (0 on the clean synthetic data).
+    Exits with the playbook's exit code (0 on the clean synthetic data).
     """
     started = time.monotonic()
     scale = parse_scale(scale_text)
@@ -93,7 +95,12 @@ def demo_command(scale_text: str, days: int, as_of_text: str | None, seed: int) 
     click.echo(report_table(generated, conn.describe()))
     click.echo("")
     ensure_profiles(paths.project_root())
-    report = runner.run_build(RunContext.build(RunRequest(command="build", as_of=as_of)))
+    morning = playbooks.run_playbook(
+        playbooks.PLAYBOOKS["morning"],
+        RunContext.build(RunRequest(command="morning", as_of=as_of)),
+        progress=progress_line,
+    )
+    report = morning.build
     click.echo(summary(report.results))
     click.echo("")
     if report.alerts:
@@ -109,11 +116,14 @@ def demo_command(scale_text: str, days: int, as_of_text: str | None, seed: int) 
         )
     else:
         click.echo("alerts: none")
-    if report.error:
-        click.echo(f"ytempire: {report.error}", err=True)
+    click.echo(f"\n{morning.playbook.title}")
+    click.echo(render_sections(morning))
+    for problem in [report.error, *morning.section_errors, *morning.problems]:
+        if problem:
+            click.echo(f"ytempire: {problem}", err=True)
     click.echo(
         f"\ndemo finished in {time.monotonic() - started:.0f} s at "
-        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, exit code {report.exit_code}. "
-        "Next: `ytempire docs --serve`, `ytempire alerts list`, `ytempire cron`."
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, exit code {morning.exit_code}. "
+        "Next: `ytempire docs --serve`, `ytempire alerts list`, `ytempire cron --install`."
     )
-    raise SystemExit(report.exit_code)
+    raise SystemExit(morning.exit_code)

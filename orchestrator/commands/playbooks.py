@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from decimal import Decimal
+import sys
 from typing import Any
 
 import click
 
-from orchestrator import playbooks
+from orchestrator import playbook_steps, playbooks
 from orchestrator.commands import output, tables
 from orchestrator.commands.build import EXIT_CODES_HELP, render_report
 from orchestrator.commands.params import DbtArgsCommand, dbt_run_options
@@ -16,12 +15,10 @@ from orchestrator.commands.requires import run_context
 from orchestrator.context import RunContext
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return float(value)
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    return value
+def progress_line(number: int, total: int, title: str) -> None:
+    """`[3/8] Dashboards ...` on a terminal, as the seed scripts print; silent under cron."""
+    if sys.stderr.isatty():
+        click.echo(f"[{number}/{total}] {title}...", err=True)
 
 
 def render_sections(run: playbooks.PlaybookRun) -> str:
@@ -29,14 +26,13 @@ def render_sections(run: playbooks.PlaybookRun) -> str:
     for step in run.steps:
         state = "ok" if step.ok else f"FAILED: {step.error}"
         parts.append(f"maintenance {step.operation}: {state} ({step.seconds:.1f} s)")
-    for section in run.sections:
-        parts.append(f"\n== {section.title}")
+    total = len(run.sections)
+    for number, section in enumerate(run.sections, start=1):
+        parts.append(f"\n== [{number}/{total}] {section.title}")
         if section.error:
             parts.append(f"FAILED: {section.error}")
-        elif section.note:
-            parts.append(section.note)
         elif not section.rows:
-            parts.append("(no rows)")
+            parts.append(section.note or "(no rows)")
         elif len(section.rows) == 1 and len(section.columns) > 6:
             width = max(len(column) for column in section.columns)
             parts += [
@@ -45,6 +41,10 @@ def render_sections(run: playbooks.PlaybookRun) -> str:
             ]
         else:
             parts.append(tables.render(section.columns, section.rows))
+        if section.note and section.rows and not section.error:
+            parts.append(section.note)
+    if run.report_files:
+        parts.append(f"\nReport: {run.report_files['html']} (text: {run.report_files['text']})")
     return "\n".join(parts)
 
 
@@ -56,18 +56,9 @@ def run_document(run: playbooks.PlaybookRun) -> dict[str, Any]:
         {"operation": s.operation, "ok": s.ok, "error": s.error, "seconds": s.seconds}
         for s in run.steps
     ]
-    document["reports"] = [
-        {
-            "title": section.title,
-            "note": section.note,
-            "error": section.error,
-            "rows": [
-                {c: _plain(v) for c, v in zip(section.columns, row, strict=True)}
-                for row in section.rows
-            ],
-        }
-        for section in run.sections
-    ]
+    document["instant"] = run.instant.isoformat()
+    document["reports"] = playbook_steps.sections_json(run.sections)
+    document["report_files"] = run.report_files
     return document
 
 
@@ -88,17 +79,26 @@ def make_command(playbook: playbooks.Playbook) -> click.Command:
     )
     @dbt_run_options
     @run_context(playbook.name)
-    def command(run: RunContext, as_json: bool) -> None:
-        done = playbooks.run_playbook(playbook, run)
+    def command(run: RunContext, as_json: bool, apply: bool = False) -> None:
+        done = playbooks.run_playbook(
+            playbook, run, progress=progress_line, vacuum_full_confirm=apply
+        )
         output.finish(
             lambda: run_document(done),
             lambda: f"{playbook.title}\n\n{render_report(done.build)}\n{render_sections(done)}",
             as_json=as_json,
             exit_code=done.exit_code,
             notes=done.build.skipped_channels,
-            problems=[done.build.error, *done.section_errors],
+            problems=[done.build.error, *done.section_errors, *done.problems],
         )
 
+    if playbook.name == "monthly":
+        command = click.option(
+            "--apply",
+            is_flag=True,
+            help="Run VACUUM FULL on the bloat candidates (an exclusive lock per table); without "
+            "it the step lists what it would rewrite.",
+        )(command)
     return command
 
 

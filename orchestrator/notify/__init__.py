@@ -2,7 +2,9 @@
 
 - `NotifySettings.from_env()`: the channels' configuration from `YTEMPIRE_*` variables.
 - `route(alert, event, settings)`: which configured channels an event goes to, and a line for
-  each wanted channel that is skipped because it is not configured.
+  each wanted channel that is skipped because it is not configured; within a channel the owner's
+  contact is named (Slack handle, email address, PagerDuty key variable) and, once a run set it
+  with `for_run(settings, matrix, timezone, now)`, who is on call.
 - `render(notification, settings)`: the channel's body, free of secrets (stored in the outbox).
 - `send(channel, body, settings)`: one try; secrets (webhook URL, routing key, SMTP password) are
   added here from the settings.
@@ -23,6 +25,7 @@ from orchestrator.notify import email, pagerduty, slack
 from orchestrator.notify.routing import (
     CHANNELS_BY_SEVERITY,
     RouteDecision,
+    for_run,
     route,
     wanted_channels,
 )
@@ -75,6 +78,7 @@ __all__ = [
     "RouteDecision",
     "SendOutcome",
     "SmtpSettings",
+    "for_run",
     "idempotent",
     "notifications_for",
     "redact",

@@ -1,4 +1,5 @@
-"""Email over SMTP: a multipart/alternative message (plain text + HTML) to the on-call address.
+"""Email over SMTP: a multipart/alternative message (plain text + HTML) to the on-call addresses,
+the alert owner's address and the on-call primary's (`routing.recipients`, each once).
 
 The SMTP URL (and its password) is read from the settings at send time; the stored body holds
 only the addresses, subject and the two renderings.
@@ -23,6 +24,7 @@ from typing import Any
 
 from orchestrator.alert import Event, Notification
 from orchestrator.notify import message
+from orchestrator.notify.routing import recipients
 from orchestrator.notify.settings import NotifySettings
 from orchestrator.notify.transport import UNCONFIRMED_NOTE, SendOutcome
 
@@ -55,12 +57,12 @@ class _SMTPSSL(_Tracked, smtplib.SMTP_SSL):
 
 def render(notification: Notification, settings: NotifySettings) -> dict[str, Any]:
     alert, event = notification.alert, notification.event
-    facts = message.facts(alert, event)
+    facts = message.facts(alert, event, settings.on_call)
     link = message.docs_link(alert, settings)
     sentence = f"Cleared: {alert.message}" if event is Event.RESOLVE else alert.message
     return {
         "from": settings.email_from,
-        "to": list(settings.oncall_emails),
+        "to": recipients(alert, settings),
         "subject": message.summary(alert, event)[:SUBJECT_MAX],
         "headers": {"X-Ytempire-Dedup-Key": alert.dedup_key, "X-Ytempire-Event": str(event)},
         "text": _text(message.headline(alert, event), sentence, facts, link),
@@ -83,12 +85,17 @@ def build_message(body: dict[str, Any]) -> EmailMessage:
 
 
 def send(body: dict[str, Any], settings: NotifySettings) -> SendOutcome:
-    """Deliver one message; SMTP 5xx answers are permanent, 4xx and connection errors are not,
-    a failure after the message was sent (no reply) is unconfirmed."""
+    """Deliver one alert message (see `send_message`)."""
+    return send_message(build_message(body), settings)
+
+
+def send_message(mail: EmailMessage, settings: NotifySettings) -> SendOutcome:
+    """One SMTP transaction for `mail` (the alert email and the report email): SMTP 5xx answers
+    are permanent, 4xx and connection errors are not, a failure after the message was sent (no
+    reply) is unconfirmed."""
     smtp = settings.smtp
     if smtp is None:
         return SendOutcome(ok=False, error="SMTP server not set")
-    mail = build_message(body)
     client: _SMTP | _SMTPSSL | None = None
     try:
         if smtp.use_ssl:

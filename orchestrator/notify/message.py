@@ -1,8 +1,10 @@
-"""The words every channel uses for an alert: headline, one-line summary, facts, docs link."""
+"""The words every channel uses for an alert: headline, one-line summary, facts (the owner with
+its Slack handle, who is on call), docs link."""
 
 from __future__ import annotations
 
 from orchestrator.alert import Alert, Event
+from orchestrator.notify.on_call import OnCallNow, reach
 from orchestrator.notify.settings import NotifySettings
 
 
@@ -37,12 +39,23 @@ def sla_text(alert: Alert) -> str:
     return f"{alert.sla_minutes} min (level {alert.level})"
 
 
-def facts(alert: Alert, event: Event) -> list[tuple[str, str]]:
+def owner_text(alert: Alert) -> str:
+    """The owner role, with its Slack handle when it has one: "data_engineer (@data-eng)"."""
+    return reach(alert.owner_contact) if alert.owner_contact else alert.owner
+
+
+def owner_mention(alert: Alert) -> str | None:
+    """The owner's Slack handle (e.g. "@data-eng"), or None."""
+    return alert.owner_contact.slack if alert.owner_contact else None
+
+
+def facts(alert: Alert, event: Event, on_call: OnCallNow | None = None) -> list[tuple[str, str]]:
     """(label, value) pairs shown by every channel, in reading order; empty values left out."""
     rows = [
         ("Level", f"{alert.level} ({alert.escalation})"),
         ("Severity", str(alert.severity)),
-        ("Owner", alert.owner),
+        ("Owner", owner_text(alert)),
+        ("On call", on_call.describe() if on_call else ""),
         ("Figure", alert.figure or ""),
         ("Action", alert.action),
         ("SLA", sla_text(alert)),

@@ -1,8 +1,13 @@
 """Notification settings, read from `YTEMPIRE_*` environment variables only.
 
-Webhook URLs, the PagerDuty routing key and the SMTP password are secrets: they are kept out of
+Webhook URLs, the PagerDuty routing keys and the SMTP password are secrets: they are kept out of
 `repr()`, never written to the outbox or a log, and `redact()` scrubs them from any text that
 could carry them (an error message, a response body).
+
+A role of the escalation matrix may have its own PagerDuty routing key: its contact names the
+variable (`pagerduty_routing_key_env`), read with `routing_key_for` from the same environment
+as the rest; unset, YTEMPIRE_PAGERDUTY_ROUTING_KEY is used. `on_call` (who is on call at the
+run's clock) is not read from the environment: the run sets it (`notify.routing.for_run`).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from orchestrator import paths
 from orchestrator.alert import Channel
 from orchestrator.errors import ConfigError
+from orchestrator.notify.on_call import OnCallNow
 
 DEFAULT_PAGERDUTY_URL = "https://events.pagerduty.com/v2/enqueue"
 DEFAULT_TIMEOUT_S = 10.0
@@ -80,6 +86,8 @@ class NotifySettings:
     max_wait_s: float = DEFAULT_MAX_WAIT_S
     max_delivery_s: float = DEFAULT_MAX_DELIVERY_S
     undelivered_path: Path | None = None
+    on_call: OnCallNow | None = None  # set by the run (notify.routing.for_run), never from env
+    environ: Mapping[str, str] | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> NotifySettings:
@@ -110,7 +118,19 @@ class NotifySettings:
             ),
             max_delivery_s=_delivery_budget(get(ENV_MAX_DELIVERY), timeout_s),
             undelivered_path=Path(undelivered).expanduser() if undelivered else None,
+            environ=env,
         )
+
+    def routing_key_for(self, env_name: str | None) -> str | None:
+        """The PagerDuty routing key in variable `env_name` (a contact's
+        `pagerduty_routing_key_env`) when it is set, else YTEMPIRE_PAGERDUTY_ROUTING_KEY's."""
+        if not env_name or env_name == ENV_PAGERDUTY_KEY:
+            return self.pagerduty_routing_key
+        value = self._env().get(env_name, "").strip()
+        return _routing_key(value, env_name) if value else self.pagerduty_routing_key
+
+    def _env(self) -> Mapping[str, str]:
+        return os.environ if self.environ is None else self.environ
 
     def missing(self, channel: Channel) -> list[str]:
         """The variables `channel` still needs (empty when it is configured)."""
@@ -154,6 +174,9 @@ class NotifySettings:
                     values.append(parts.query)
         if self.pagerduty_routing_key:
             values.append(self.pagerduty_routing_key)
+        values += [  # the roles' own routing keys, by the variables' conventional suffix
+            value.strip() for name, value in self._env().items() if name.endswith("ROUTING_KEY")
+        ]
         if self.smtp and self.smtp.password:
             values.append(self.smtp.password)
         values.append(os.environ.get("PGPASSWORD", ""))
@@ -188,10 +211,10 @@ def _http_url(name: str, value: str | None) -> str | None:
     return value
 
 
-def _routing_key(value: str | None) -> str | None:
+def _routing_key(value: str | None, name: str = ENV_PAGERDUTY_KEY) -> str | None:
     if value is not None and (len(value) < 8 or any(ch.isspace() for ch in value)):
         raise ConfigError(
-            f"{ENV_PAGERDUTY_KEY} does not look like a PagerDuty integration key: set it to the "
+            f"{name} does not look like a PagerDuty integration key: set it to the "
             "32-character key of the service's Events API v2 integration or unset it."
         )
     return value

@@ -1,9 +1,11 @@
 """Slack incoming webhooks: a Block Kit message per event (one webhook per severity).
 
-The message has a header (event, severity, level, alert type), the alert's sentence, a fields
-section (level, severity, owner, figure, action, SLA, node, status), and a context line with
-the link to the node's dbt docs page. `text` is the notification fallback Slack requires when
-`blocks` are sent. The webhook URL is a secret: it is added at send time, never stored.
+The message has a header (event, severity, level, alert type), the alert's sentence opened by the
+owner's Slack handle (`@data-eng: ...`: the contact's `slack` as written, so a user-group mention
+`<!subteam^ID|@data-eng>` pings the group), a fields section (level, severity, owner, who is on
+call, figure, action, SLA, node, status), and a context line with the link to the node's dbt
+docs page. `text` is the notification fallback Slack requires when `blocks` are sent. The
+webhook URL is a secret: it is added at send time, never stored.
 
 Delivery: not idempotent (a webhook has no dedup key: every request that arrives is posted).
 A try is retried only when it provably did not arrive (connection refused, HTTP 5xx / 408 / 425
@@ -42,15 +44,19 @@ def render(notification: Notification, settings: NotifySettings) -> dict[str, An
     header = f"{icon} {message.headline(alert, event)}"
     fields = [
         {"type": "mrkdwn", "text": f"*{label}*\n{escape(value)}"[:FIELD_MAX]}
-        for label, value in message.facts(alert, event)
+        for label, value in message.facts(alert, event, settings.on_call)
     ][:MAX_FIELDS]
     sentence = f"Cleared: {alert.message}" if event is Event.RESOLVE else alert.message
+    text = escape(sentence)
+    mention = message.owner_mention(alert)  # from the matrix, as written: may be <!subteam^ID>
+    if mention:
+        text = f"{mention}: {text}"
     blocks: list[dict[str, Any]] = [
         {
             "type": "header",
             "text": {"type": "plain_text", "text": header[:HEADER_MAX], "emoji": True},
         },
-        {"type": "section", "text": {"type": "mrkdwn", "text": escape(sentence)[:TEXT_MAX]}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": text[:TEXT_MAX]}},
         {"type": "section", "fields": fields},
         {
             "type": "context",

@@ -3,7 +3,8 @@
 One database per server (module scope): first the diagnostics are built on it while it is empty
 (they must work on a bare project), then a situation is built (a big table scanned sequentially
 on an unindexed column, unused / duplicate / invalid indexes, a table after mass deletes, a slow
-statement), the diagnostics are rebuilt, and each test asserts one diagnosis against figures
+statement, a `raw.video_stats` whose `likes` no statement reads by, bookkeeping tables filtered
+on), the diagnostics are rebuilt, and each test asserts one diagnosis against figures
 computed here from the rows we wrote. Runs on the embedded server (pg_stat_statements loaded, no
 hypopg) and on the system one when reachable (hypopg when installed, usually no
 pg_stat_statements), so both the with- and without-extension paths run.
@@ -11,6 +12,7 @@ pg_stat_statements), so both the with- and without-extension paths run.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,6 +34,9 @@ ORDERS_CUSTOMERS = 20_011  # customer_id = (order_id * 7919) % 20011: ~20k value
 FILTERED_SCANS = VARS["missing_index_min_seq_scans"] + 5
 BLOATED_ROWS = 100_000
 NOTES_ROWS = 5_000
+VIDEO_STATS_ROWS = 30_000
+BOOKKEEPING_ROWS = 15_000
+BOOKKEEPING_TABLES = (("ops", "diag_events"), ("analytics", "diag_events_history"))
 
 
 @dataclass
@@ -60,10 +65,10 @@ def wait_until(check: Callable[[], bool], what: str, timeout: float = 15.0) -> N
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def table_stat(wh, table: str, column: str) -> int:
+def table_stat(wh, table: str, column: str, schema: str = "analytics") -> int:
     rows = wh.query(
-        f"select {column} from pg_stat_user_tables where schemaname = 'analytics' and relname = %s",
-        (table,),
+        f"select {column} from pg_stat_user_tables where schemaname = %s and relname = %s",
+        (schema, table),
     )
     return rows[0][0] if rows else -1
 
@@ -107,6 +112,46 @@ def build_orders(wh) -> None:
                 "select count(*) from analytics.diag_orders where customer_id = %s", (customer,)
             )
     wait_until(lambda: table_stat(wh, "diag_orders", "seq_scan") >= FILTERED_SCANS, "seq scans")
+
+
+def build_video_stats(wh) -> None:
+    """raw.video_stats read only by scans filtering on `views` (in physical order, so no
+    candidate), never by `likes` (many values in no order: a candidate without evidence)."""
+    wh.execute("create schema if not exists raw")
+    wh.execute(
+        "create table raw.video_stats (video_id bigint, views bigint, likes bigint, pad text)"
+        " with (autovacuum_enabled = false)"
+    )
+    wh.execute(
+        "insert into raw.video_stats select g, g, (g * 7907) %% 99991, repeat('v', 60)"
+        " from generate_series(1, %s) as g",
+        (VIDEO_STATS_ROWS,),
+    )
+    wh.execute("analyze raw.video_stats")
+    with connect(wh.conn) as db:
+        for floor in range(FILTERED_SCANS):
+            db.execute("select count(*) from raw.video_stats where views > %s", (floor,))
+    wait_until(lambda: table_stat(wh, "video_stats", "seq_scan", "raw") >= FILTERED_SCANS, "scans")
+
+
+def build_bookkeeping(wh) -> None:
+    """Tables of the project's own bookkeeping (schema ops, a *_history table), scanned by
+    statements filtering on an unindexed column: never a candidate."""
+    wh.execute("create schema if not exists ops")
+    for schema, table in BOOKKEEPING_TABLES:
+        wh.execute(
+            f"create table {schema}.{table} (event_id bigint, run_ref bigint, pad text)"
+            " with (autovacuum_enabled = false)"
+        )
+        wh.execute(
+            f"insert into {schema}.{table} select g, (g * 7919) %% 10007, repeat('e', 80)"
+            " from generate_series(1, %s) as g",
+            (BOOKKEEPING_ROWS,),
+        )
+        wh.execute(f"analyze {schema}.{table}")
+        with connect(wh.conn) as db:
+            for ref in range(FILTERED_SCANS):
+                db.execute(f"select count(*) from {schema}.{table} where run_ref = %s", (ref,))
 
 
 def build_notes(wh) -> None:
@@ -163,6 +208,8 @@ def situation(new_warehouse) -> Situation:
     build_orders(wh)
     build_notes(wh)
     deleted = build_bloated(wh)
+    build_video_stats(wh)
+    build_bookkeeping(wh)
     has_statements = statements_loaded(wh)
     seconds = VARS["slow_query_mean_ms"] / 1000 + 0.1
     slow_statement = "select pg_sleep($1)"
@@ -252,8 +299,11 @@ def test_without_hypopg_the_check_says_so(situation: Situation) -> None:
     evidence = wh.query(
         "select evidence from diagnostics.performance_recommendations"
         " where recommendation_id = 'MISSING_INDEX:analytics.diag_orders.customer_id'"
-    )[0][0]
-    assert "not verified" in evidence
+    )
+    if situation.has_statements:  # backed by the statements, the hypopg check still unmade
+        assert "not verified" in evidence[0][0]
+    else:  # nothing backs it: no recommendation
+        assert evidence == []
 
 
 def test_hypopg_confirms_the_candidate(situation: Situation) -> None:
@@ -301,12 +351,13 @@ def test_recommendations_cover_each_issue_type(situation: Situation) -> None:
     rows = situation.warehouse.query_dicts("select * from diagnostics.performance_recommendations")
     by_id = {row["recommendation_id"]: row for row in rows}
     expected = {
-        "MISSING_INDEX:analytics.diag_orders.customer_id",
         "UNUSED_INDEX:analytics.diag_notes_author_idx",
         "DUPLICATE_INDEX:analytics.diag_notes_author_copy_idx",
         "INVALID_INDEX:analytics.diag_notes_author_uq",
         "TABLE_BLOAT:analytics.diag_bloated",
     }
+    if situation.has_statements:  # a missing index needs statements (or hypopg) behind it
+        expected.add("MISSING_INDEX:analytics.diag_orders.customer_id")
     assert expected <= set(by_id)
     # an index both unused and duplicated is reported once, as the duplicate
     assert "UNUSED_INDEX:analytics.diag_notes_author_copy_idx" not in by_id
@@ -318,6 +369,130 @@ def test_recommendations_cover_each_issue_type(situation: Situation) -> None:
     )
     assert {row["impact"] for row in rows} <= {"HIGH", "MEDIUM", "LOW"}
     assert all(row["evidence"] and row["recommendation"] for row in rows)
+
+
+def statements_filtering(wh, table: str, predicate: str) -> tuple[int, int, float]:
+    """(statements, calls, total ms) of this database's pg_stat_statements entries naming
+    `table` whose text matches `predicate`, EXPLAIN left out: computed here, in Python."""
+    rows = wh.query(
+        "select query, calls, total_exec_time from pg_stat_statements"
+        " where dbid = (select oid from pg_database where datname = current_database())"
+    )
+    matching = [
+        (calls, ms)
+        for query, calls, ms in rows
+        if re.search(rf"\b{table}\b", query)
+        and re.search(predicate, query)
+        and not query.lstrip().lower().startswith("explain")
+    ]
+    return len(matching), sum(c for c, _ in matching), sum(ms for _, ms in matching)
+
+
+def test_missing_index_evidence_is_the_statements_that_filter_on_it(situation: Situation) -> None:
+    wh = situation.warehouse
+    [candidate] = wh.query_dicts(
+        "select has_evidence, evidence, filter_statement_count, filter_statement_calls"
+        " from diagnostics.pg_missing_indexes"
+        " where missing_index_id = 'analytics.diag_orders.customer_id'"
+    )
+    recommended = wh.query(
+        "select evidence from diagnostics.performance_recommendations"
+        " where recommendation_id = 'MISSING_INDEX:analytics.diag_orders.customer_id'"
+    )
+    if not situation.has_statements:
+        assert candidate["has_evidence"] is False and recommended == []
+        assert candidate["evidence"].startswith("no evidence: pg_stat_statements is not readable")
+        return
+    statements, calls, total_ms = statements_filtering(wh, "diag_orders", r"customer_id\s*=")
+    assert (statements, calls) == (1, FILTERED_SCANS)
+    assert candidate["has_evidence"] is True
+    assert (candidate["filter_statement_count"], candidate["filter_statement_calls"]) == (
+        statements,
+        calls,
+    )
+    [(evidence,)] = recommended
+    match = re.match(r"1 statement filters on it, ([\d,]+) calls, ([\d,.]+) s total; ", evidence)
+    assert match, evidence
+    assert int(match[1].replace(",", "")) == calls
+    assert abs(float(match[2].replace(",", "")) - total_ms / 1000) <= 0.051
+    assert candidate["evidence"] == evidence.split("; ")[0]
+
+
+def test_a_column_no_statement_reads_by_gets_no_recommendation(situation: Situation) -> None:
+    wh = situation.warehouse
+    rows = wh.query_dicts(
+        "select column_name, has_evidence, evidence from diagnostics.pg_missing_indexes"
+        " where schema_name = 'raw' and table_name = 'video_stats'"
+    )
+    by_column = {row["column_name"]: row for row in rows}
+    # video_id and views follow the physical order; pad has one value
+    assert set(by_column) == {"likes"}
+    likes = by_column["likes"]
+    assert likes["has_evidence"] is False
+    if situation.has_statements:
+        assert statements_filtering(wh, "video_stats", r"likes\s*(=|<|>)|(=|<|>)\s*likes")[0] == 0
+        assert likes["evidence"] == (
+            "no statement in pg_stat_statements filters, joins or sorts on it"
+        )
+    assert wh.query(
+        "select count(*) from diagnostics.performance_recommendations"
+        " where object_name like 'raw.video_stats%%'"
+    ) == [(0,)]
+
+
+def test_a_measured_hypothetical_gain_is_evidence_only_without_statements(
+    situation: Situation,
+) -> None:
+    """A hypopg check recorded for raw.video_stats.likes (written here as the operation
+    would): without pg_stat_statements it is the evidence; with it, no statement reads by the
+    column, so still no recommendation."""
+    wh = situation.warehouse
+    wh.execute(
+        "insert into diagnostics.pg_hypothetical_index_checks (index_check_id, schema_name,"
+        " table_name, column_name, probe_query, hypothetical_index_definition, cost_before,"
+        " cost_after, cost_reduction_pct, hypothetical_index_bytes, is_index_used, checked_at)"
+        " values ('test', 'raw', 'video_stats', 'likes', 'select 1', 'create index', 1234,"
+        " 12.5, 98.99, 8192, true, now())"
+    )
+    try:
+        [likes] = wh.query_dicts(
+            "select has_evidence, evidence from diagnostics.pg_missing_indexes"
+            " where missing_index_id = 'raw.video_stats.likes'"
+        )
+        recommended = wh.query(
+            "select evidence from diagnostics.performance_recommendations"
+            " where recommendation_id = 'MISSING_INDEX:raw.video_stats.likes'"
+        )
+    finally:
+        wh.execute(
+            "delete from diagnostics.pg_hypothetical_index_checks where index_check_id = 'test'"
+        )
+    if situation.has_statements:
+        assert likes["has_evidence"] is False and recommended == []
+    else:
+        assert likes == {"has_evidence": True, "evidence": "hypothetical index: cost 1234 -> 12.5"}
+        [(evidence,)] = recommended
+        assert evidence.startswith("hypothetical index: cost 1234 -> 12.5; ")
+
+
+def test_bookkeeping_tables_are_never_candidates(situation: Situation) -> None:
+    wh = situation.warehouse
+    for schema, table in BOOKKEEPING_TABLES:
+        assert table_stat(wh, table, "seq_scan", schema) >= FILTERED_SCANS  # read, and big
+        assert wh.query(
+            "select pg_relation_size(%s::regclass) >= %s * current_setting('block_size')::int",
+            (f"{schema}.{table}", VARS["diagnostics_min_table_pages"]),
+        ) == [(True,)]
+        assert wh.query(
+            "select count(*) from diagnostics.pg_missing_indexes"
+            " where schema_name = %s and table_name = %s",
+            (schema, table),
+        ) == [(0,)]
+    assert wh.query(
+        "select count(*) from diagnostics.performance_recommendations"
+        " where object_name like 'ops.%%' or object_name like 'diagnostics.%%'"
+        " or object_name like '%%\\_history%%'"
+    ) == [(0,)]
 
 
 def expected_dead_level(dead_pct: float) -> str | None:

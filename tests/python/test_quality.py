@@ -328,7 +328,11 @@ def test_a_planted_problem_fails_exactly_its_checks_alerts_and_resolves(quality,
         assert sorted(m.message["X-Ytempire-Dedup-Key"] for m in mails) == sorted(
             alerts[t]["dedup_key"] for t in critical
         )
-        assert all(m.rcpt_tos == [ONCALL_EMAIL] for m in mails)
+        owners = {alerts[t]["dedup_key"]: alerts[t]["owner"] for t in critical}
+        for mail in mails:
+            # the on-call address first, then the owner's from the matrix (then who is on call)
+            owner = owners[mail.message["X-Ytempire-Dedup-Key"]]
+            assert mail.rcpt_tos[:2] == [ONCALL_EMAIL, matrix.contacts[owner].email]
         slack = [r.body.decode() for r in quality.http.acknowledged(SLACK_WARNING_PREFIX)]
         assert sorted(slack_dedup_keys(slack)) == sorted(
             a["dedup_key"] for t, a in alerts.items() if t not in critical

@@ -2,7 +2,10 @@
 
 {#-
     Live PostgreSQL health from the catalog (PostgreSQL only): database size and connections,
-    the playbook's morning check 7. Read at query time, so it is current_timestamp, not as_of().
+    the playbook's morning check 7 (the machine's disk and memory are the wrapper's: they are not
+    in the database). The figures are live, read at query time; checked_at is the run's instant
+    (as_of(), the session's pinned instant, else current_timestamp), so a report of a pinned run
+    says which instant it speaks for.
 -#}
 
 with
@@ -49,7 +52,7 @@ final as (
         max_connections.max_connections,
         round(100.0 * connections.total_connections / max_connections.max_connections, 2)
             as connection_usage_pct,
-        current_timestamp as checked_at
+        {{ as_of() }} as checked_at
     from database_size
     cross join connections
     cross join max_connections
