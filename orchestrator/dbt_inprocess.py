@@ -43,7 +43,12 @@ class Outcome:
     parsed: bool  # this invocation parsed the project
 
 
-_manifests: dict[str, Any] = {}  # cache key -> dbt's parsed Manifest, for this process
+# cache key -> dbt's parsed Manifest, for this process: the last MANIFESTS_KEPT parses only (a
+# long-lived process, such as a test worker going through many databases, would otherwise keep
+# one manifest per database it ever ran, and every later dbt invocation pays for the garbage
+# collector walking them)
+MANIFESTS_KEPT = 2
+_manifests: dict[str, Any] = {}
 
 
 def invoke(arguments: list[str], env: dict[str, str], project_dir: Path) -> Outcome:
@@ -56,13 +61,17 @@ def invoke(arguments: list[str], env: dict[str, str], project_dir: Path) -> Outc
     flags = ["--log-level", "none", *_file_log_flags(env)]
     key = _cache_key(arguments, env, project_dir)
     with _environment(env):
-        manifest = _manifests.get(key) if key else None
+        manifest = _manifests.pop(key, None) if key else None
+        if manifest is not None:
+            _manifests[key] = manifest  # the most recently used last
         parsed = False
         if key and manifest is None and _takes_manifest(arguments):
             parse = dbtRunner(callbacks=callbacks).invoke([*flags, "parse", *_vars_of(arguments)])
             if not parse.success:
                 return _outcome(parse, lines, errors, parsed=True)
             manifest = _manifests[key] = parse.result
+            for stale in list(_manifests)[:-MANIFESTS_KEPT]:
+                del _manifests[stale]
             parsed = True
         runner = dbtRunner(manifest=manifest, callbacks=callbacks)
         target = Path(env.get("DBT_TARGET_PATH", project_dir / "target"))

@@ -214,7 +214,11 @@ def simulate_day(day: Day, plan: DayPlan = FULL_DAY) -> dict[str, Any]:
         if index == plan.replay_after:
             day.run("morning replay", "morning", as_of=T0 - timedelta(days=1))
     day.run("eod", "eod", as_of=hour(plan.hours))
-    planted["clean_deliveries"] = len(day.notify.http.received("")) + len(day.notify.smtp.messages)
+    mails = [mail.message for mail in day.notify.smtp.messages]
+    alert_mails = [mail for mail in mails if mail["X-Ytempire-Dedup-Key"]]
+    planted["clean_deliveries"] = len(day.notify.http.received("")) + len(alert_mails)
+    # the one other mail: the end of day's summary report (eod step 6), not a page
+    planted["clean_report_mails"] = [mail["Subject"] for mail in mails if mail not in alert_mails]
     planted["clean_alert_rows"] = day.warehouse.query("select count(*) from ops.alerts_log")[0][0]
     end = hour(plan.hours)
     day.generate(
@@ -239,6 +243,8 @@ class DayChecks:
         # nothing was stored, sent to Slack / PagerDuty or mailed before the dirty regenerate
         assert planted["clean_alert_rows"] == 0
         assert planted["clean_deliveries"] == 0
+        eod_day = hour(planted["plan"].hours).date().isoformat()
+        assert planted["clean_report_mails"] == [f"YTEMPIRE daily summary {eod_day}"]
 
     def test_every_step_equals_the_oracle(self, day) -> None:
         simulated, _ = day

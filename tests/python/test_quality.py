@@ -132,7 +132,11 @@ def test_morning_runs_every_suite_after_its_build_and_clean_data_passes(quality)
 
 
 def test_morning_data_quality_section_counts_the_stored_checks(quality) -> None:
-    rows = section(quality.morning, "Data quality checks")
+    rows = [
+        {key: row[key] for key in ("check_type", "passed", "warnings", "failed")}
+        for row in section(quality.morning, "Data quality checks")
+        if row["source"] == "great-expectations"  # the dbt tests are counted beside them
+    ]
     stored = quality.stored(quality.morning["run_id"])
     by_type = Counter((row["check_type"], row["status"]) for row in stored)
     expected = [
