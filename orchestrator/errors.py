@@ -33,3 +33,9 @@ class NothingSelected(YtempireError):
 
 class RawSchemaMismatch(YtempireError):
     """A raw table lacks a column of orchestrator/sql/raw_schema.sql or has another type."""
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an error's message (psycopg and dbt add context lines)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -26,9 +26,10 @@ from orchestrator.errors import (
     EXIT_FAILURES,
     DatabaseUnavailable,
     YtempireError,
+    first_line,
 )
 from orchestrator.report import BuildReport
-from orchestrator.sections import Compute, ReportSection, StepContext, first_line
+from orchestrator.sections import Compute, ReportSection, StepContext
 
 Progress = Callable[[int, int, str], None]
 

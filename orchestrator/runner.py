@@ -34,7 +34,12 @@ from orchestrator import (
 )
 from orchestrator.connection import Connection
 from orchestrator.context import RunContext
-from orchestrator.errors import EXIT_COULD_NOT_RUN, DatabaseUnavailable, YtempireError
+from orchestrator.errors import (
+    EXIT_COULD_NOT_RUN,
+    DatabaseUnavailable,
+    YtempireError,
+    first_line,
+)
 from orchestrator.quality import stage as quality_stage
 from orchestrator.report import BuildReport, DeliveryCounts, exit_code_for, planned
 
@@ -88,7 +93,7 @@ def _run_with_database(
         lost.run_id = run_id
         raise DatabaseUnavailable(
             f"lost the connection to {conn.describe()} during the run "
-            f"({_first_line(exc)}): check that the server is up."
+            f"({first_line(exc)}): check that the server is up."
         ) from None
     except YtempireError as exc:
         report.error = str(exc)
@@ -129,11 +134,6 @@ def _stages(ctx: RunContext, conn: Connection, db: psycopg.Connection, report: B
             outage.forget(ctx)
     attempts = remediation.run(ctx, conn, db, state.changes, report.run_id)  # after the page
     report.remediation = [attempt.to_dict() for attempt in attempts]
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _record_dbt(report: BuildReport, dbt: dbt_stage.DbtOutcome) -> None:

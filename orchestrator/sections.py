@@ -64,9 +64,3 @@ class StepContext:
 
 
 Compute = Callable[[StepContext], ReportSection]
-
-
-def first_line(exc: BaseException) -> str:
-    """The first line of an error's message (psycopg adds context lines)."""
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

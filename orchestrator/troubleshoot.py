@@ -27,10 +27,10 @@ from typing import Any
 import psycopg
 
 from orchestrator import playbook_steps
-from orchestrator.errors import EXIT_COULD_NOT_RUN, EXIT_WARNINGS, YtempireError
+from orchestrator.errors import EXIT_COULD_NOT_RUN, EXIT_WARNINGS, YtempireError, first_line
 from orchestrator.playbooks import Report, query_section
 from orchestrator.project_vars import ProjectVars
-from orchestrator.sections import ReportSection, first_line
+from orchestrator.sections import ReportSection
 
 TODAY = "(select business_date from analytics.monitoring_clock)"
 NOW = "(select checked_at from analytics.monitoring_clock)"

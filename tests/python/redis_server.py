@@ -4,6 +4,7 @@ probe tests and the playbook tests. Skips the caller when the binary is not inst
 from __future__ import annotations
 
 import contextlib
+import secrets
 import shutil
 import socket
 import subprocess
@@ -15,7 +16,8 @@ from pathlib import Path
 import pytest
 import redis
 
-REDIS_PASSWORD = "s3cret-redis-pass"
+# made per test session: no password-looking literal in the repository
+REDIS_PASSWORD = secrets.token_urlsafe(12)
 
 
 def free_port() -> int:
