@@ -140,18 +140,21 @@ def test_unset_or_empty_url_is_none():
     assert cache_probe.redis_url_from_env({"YTEMPIRE_REDIS_URL": "  "}) is None
 
 
+# The URLs are templates: the password is filled in per test, so the test ids
+# (which pytest-xdist compares across workers) stay the same on every worker.
 @pytest.mark.parametrize(
-    ("url", "problem"),
+    ("url_template", "problem"),
     [
-        (f"http://:{URL_SECRET}@cache:6379/0", "is not a Redis URL"),
+        ("http://:{secret}@cache:6379/0", "is not a Redis URL"),
         ("cache:6379", "is not a Redis URL"),
-        (f"redis://:{URL_SECRET}@cache:99999", "invalid host or port"),
-        (f"redis://:{URL_SECRET}@cache/zero", "database 'zero' that is not a number"),
-        (f"redis://cache/0?socket_timeout=soon&password={URL_SECRET}", "invalid option"),
-        (f"unix://?password={URL_SECRET}", "names no socket path"),
+        ("redis://:{secret}@cache:99999", "invalid host or port"),
+        ("redis://:{secret}@cache/zero", "database 'zero' that is not a number"),
+        ("redis://cache/0?socket_timeout=soon&password={secret}", "invalid option"),
+        ("unix://?password={secret}", "names no socket path"),
     ],
 )
-def test_a_bad_url_names_the_variable_the_forms_and_hides_the_password(url, problem):
+def test_a_bad_url_names_the_variable_the_forms_and_hides_the_password(url_template, problem):
+    url = url_template.format(secret=URL_SECRET)
     with pytest.raises(ConfigError) as raised:
         cache_probe.redis_url_from_env({"YTEMPIRE_REDIS_URL": url})
     message = str(raised.value)
