@@ -249,6 +249,8 @@ def test_reindex_is_concurrent_unless_asked_otherwise(maint) -> None:
             row[0]
             for row in maint.query(
                 "select lower(query) from pg_stat_statements where query ilike 'reindex%'"
+                # the server's other databases (other tests, other workers) are not this one
+                " and dbid = (select oid from pg_database where datname = current_database())"
             )
         }
         assert statements == {
