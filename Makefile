@@ -4,12 +4,13 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test reliability lint setup db-up db-down docs clean help
+.PHONY: demo test reliability bench lint setup db-up db-down docs clean help
 
 help:
 	@echo "make demo   set up, start the embedded PostgreSQL, generate scale-1 data, build, summarise"
 	@echo "make test   set up, then run the pytest suite (real dbt, real PostgreSQL)"
 	@echo "make reliability  the fault suite (signals, a killed server, delivery faults): a table"
+	@echo "make bench  the benchmark (scales 1, 2, 5, 10): bench/results/<date>.json and .md"
 	@echo "make lint   ruff, SQLFluff (dbt templater), yamllint"
 	@echo "make docs   dbt docs generate (offline)"
 	@echo "make clean  stop the embedded server, remove .venv, .ytempire and target/"
@@ -43,6 +44,11 @@ reliability: setup
 		tests/python/test_faults.py tests/python/test_reliability.py \
 		tests/python/test_delivery_faults.py
 	$(BIN)/python tests/python/fault_table.py $(FAULT_TABLE)
+
+# The benchmark (bench/run.py): on the embedded server, or the one PGHOST names. `make test`
+# runs its smoke (scale 0.1, one repetition); BENCH_ARGS="--scales 1,2 --reps 5" narrows it.
+bench: setup
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 lint: setup
 	$(BIN)/ruff check orchestrator tests/python
