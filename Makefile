@@ -44,12 +44,17 @@ reliability: setup
 		tests/python/test_delivery_faults.py
 	$(BIN)/python tests/python/fault_table.py $(FAULT_TABLE)
 
+# dbt-bouncer checks the conventions (dbt-bouncer.yml) over the manifest parsed into target/;
+# the model coverage figures are printed before, so a failing run shows them too.
 lint: setup
-	$(BIN)/ruff check orchestrator tests/python
-	$(BIN)/ruff format --check orchestrator tests/python
+	$(BIN)/ruff check orchestrator tests/python scripts
+	$(BIN)/ruff format --check orchestrator tests/python scripts
 	$(BIN)/yamllint -s -c .yamllint.yml .
-	$(BIN)/ytempire dbt -- parse --quiet
-	eval "$$($(BIN)/ytempire db env)" && DBT_PROFILES_DIR=$(CURDIR) $(BIN)/sqlfluff lint models analyses
+	$(BIN)/ytempire dbt -- parse --quiet --target-path $(CURDIR)/target
+	$(BIN)/python scripts/model_coverage.py target/manifest.json
+	$(BIN)/dbt-bouncer run --config-file dbt-bouncer.yml --show-all-failures
+	eval "$$($(BIN)/ytempire db env)" && DBT_PROFILES_DIR=$(CURDIR) \
+		$(BIN)/sqlfluff lint models tests analyses --processes 2
 
 docs: setup
 	$(BIN)/ytempire docs
