@@ -11,7 +11,7 @@ help:
 	@echo "make test   set up, then run the pytest suite (real dbt, real PostgreSQL)"
 	@echo "make reliability  the fault suite (signals, a killed server, delivery faults): a table"
 	@echo "make bench  the benchmark (scales 1, 2, 5, 10): bench/results/<date>.json and .md"
-	@echo "make lint   ruff, SQLFluff (dbt templater), yamllint"
+	@echo "make lint   ruff, yamllint, dbt-bouncer (conventions, coverage), SQLFluff (dbt templater)"
 	@echo "make docs   dbt docs generate (offline)"
 	@echo "make clean  stop the embedded server, remove .venv, .ytempire and target/"
 
@@ -50,12 +50,17 @@ reliability: setup
 bench: setup
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
+# dbt-bouncer checks the conventions (dbt-bouncer.yml) over the manifest parsed into target/;
+# the model coverage figures are printed before, so a failing run shows them too.
 lint: setup
-	$(BIN)/ruff check orchestrator tests/python
-	$(BIN)/ruff format --check orchestrator tests/python
+	$(BIN)/ruff check orchestrator tests/python scripts bench
+	$(BIN)/ruff format --check orchestrator tests/python scripts bench
 	$(BIN)/yamllint -s -c .yamllint.yml .
-	$(BIN)/ytempire dbt -- parse --quiet
-	eval "$$($(BIN)/ytempire db env)" && DBT_PROFILES_DIR=$(CURDIR) $(BIN)/sqlfluff lint models analyses
+	$(BIN)/ytempire dbt -- parse --quiet --target-path $(CURDIR)/target
+	$(BIN)/python scripts/model_coverage.py target/manifest.json
+	$(BIN)/dbt-bouncer run --config-file dbt-bouncer.yml --show-all-failures
+	eval "$$($(BIN)/ytempire db env)" && DBT_PROFILES_DIR=$(CURDIR) \
+		$(BIN)/sqlfluff lint models tests analyses --processes 2
 
 docs: setup
 	$(BIN)/ytempire docs
