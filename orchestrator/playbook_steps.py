@@ -462,18 +462,39 @@ def sections_json(
 
 
 def report_document(step: StepContext, sections: list[ReportSection]) -> Any:
-    from orchestrator import report_files
+    """The run's report: its sections and, for eod, weekly and monthly, the charts drawn under
+    them (`orchestrator.report_charts`; the text twin names them in one summary line)."""
+    from orchestrator import report_charts, report_files
     from orchestrator.playbooks import PLAYBOOKS
 
     playbook = PLAYBOOKS[step.run.request.command]
+    figures = report_figures(step)
+    summary = [f"build exit {step.build.exit_code}, {len(step.build.alerts)} alerts"]
+    drawn = [report_charts.TITLES[name] for name in report_charts.drawn_chart_names(figures)]
+    if drawn:
+        summary.append(f"charts in the HTML report: {'; '.join(drawn)}")
     return report_files.ReportDocument(
         playbook=playbook.name,
         title=playbook.title,
         instant=step.instant,
         run_id=step.run_id,
         sections=sections,
-        summary_lines=(f"build exit {step.build.exit_code}, {len(step.build.alerts)} alerts",),
+        summary_lines=tuple(summary),
+        figures=figures,
     )
+
+
+def report_figures(step: StepContext) -> dict[str, str]:
+    """The charts of the run's report, drawn once a run (eod's email and its report file show
+    the same ones). matplotlib is loaded only for a playbook that has charts."""
+    if "report_figures" not in step.state:
+        from orchestrator import report_charts
+
+        project = step.run.settings.project
+        step.state["report_figures"] = report_charts.report_figures(
+            step.db, step.run.request.command, project
+        )
+    return step.state["report_figures"]
 
 
 def finish_run(run: PlaybookRun, step: StepContext) -> None:

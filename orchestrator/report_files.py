@@ -58,6 +58,10 @@ tr:nth-child(even) td { background: #fbfcfd; }
 .note { color: #57606a; }
 .error { border-left: 4px solid #cf222e; background: #ffebe9; color: #82071e;
          padding: .5em .8em; }
+figure.chart { margin: 1em 0 1.5em; }
+figure.chart svg { display: block; max-width: 100%; height: auto; }
+figcaption { color: #57606a; font-size: .9em; margin-top: .3em; }
+.chart-note { font-style: italic; }
 footer { color: #8c959f; font-size: .85em; margin-top: 2em; }
 """.strip()
 
