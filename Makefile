@@ -74,3 +74,12 @@ db-down: setup
 clean:
 	-test -x $(BIN)/ytempire && $(BIN)/ytempire db down
 	rm -rf $(VENV) .ytempire target target-* logs
+
+# The browser tests: the docs site and the report files in headless Chromium. Debian's chromium
+# is installed when missing (as root; otherwise the tests skip, saying so); playwright drives it
+# and downloads no browser.
+CHROMIUM := /usr/bin/chromium
+browser: setup
+	@if [ ! -x $(CHROMIUM) ] && [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && apt-get install -y chromium; fi
+	$(BIN)/pytest tests/python/test_browser.py
