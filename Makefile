@@ -4,13 +4,14 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test reliability bench lint setup db-up db-down docs clean help
+.PHONY: demo test reliability bench browser lint setup db-up db-down docs clean help
 
 help:
 	@echo "make demo   set up, start the embedded PostgreSQL, generate scale-1 data, build, summarise"
 	@echo "make test   set up, then run the pytest suite (real dbt, real PostgreSQL)"
 	@echo "make reliability  the fault suite (signals, a killed server, delivery faults): a table"
 	@echo "make bench  the benchmark (scales 1, 2, 5, 10): bench/results/<date>.json and .md"
+	@echo "make browser  the docs site and the report files in headless Chromium (installs chromium as root)"
 	@echo "make lint   ruff, yamllint, dbt-bouncer (conventions, coverage), SQLFluff (dbt templater)"
 	@echo "make docs   dbt docs generate (offline)"
 	@echo "make clean  stop the embedded server, remove .venv, .ytempire and target/"
@@ -73,7 +74,7 @@ db-down: setup
 
 clean:
 	-test -x $(BIN)/ytempire && $(BIN)/ytempire db down
-	rm -rf $(VENV) .ytempire target target-* logs
+	rm -rf $(VENV) .ytempire target target-* logs site tests-output
 
 # The browser tests: the docs site and the report files in headless Chromium. Debian's chromium
 # is installed when missing (as root; otherwise the tests skip, saying so); playwright drives it

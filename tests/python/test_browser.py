@@ -29,7 +29,7 @@ from orchestrator.cli import main
 from orchestrator.report_files import report_stem
 
 # `browser` is the marker this module wants (registered in pyproject.toml); until then: slow.
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 AS_OF = datetime(2026, 11, 15, 18, 0, tzinfo=UTC)
 SCALE, DAYS = 0.02, 35
