@@ -21,14 +21,14 @@ available_extensions as (
     select
         pg_available_extensions.name as extension_name,
         pg_available_extensions.default_version
-    from pg_catalog.pg_available_extensions
+    from {{ source('pg_catalog', 'pg_available_extensions') }}
 ),
 
 installed_extensions as (
     select
         pg_extension.extname as extension_name,
         pg_extension.extversion as installed_version
-    from pg_catalog.pg_extension
+    from {{ source('pg_catalog', 'pg_extension') }}
 ),
 
 capabilities as (

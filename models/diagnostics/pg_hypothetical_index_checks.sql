@@ -1,6 +1,5 @@
 {{
     config(
-        materialized='incremental',
         full_refresh=false,
         enabled=target.type == 'postgres',
     )

@@ -36,8 +36,8 @@ table_reads as (
         coalesce(pg_stat_user_tables.idx_scan, 0) as index_scans,
         pg_catalog.pg_relation_size(pg_stat_user_tables.relid) as table_bytes,
         greatest(pg_class.reltuples, 0) as estimated_rows
-    from pg_catalog.pg_stat_user_tables
-    inner join pg_catalog.pg_class
+    from {{ source('pg_catalog', 'pg_stat_user_tables') }}
+    inner join {{ source('pg_catalog', 'pg_class') }}
         on pg_stat_user_tables.relid = pg_class.oid
     where
         pg_stat_user_tables.schemaname in {{ diagnostics_schema_list() }}
@@ -54,7 +54,7 @@ column_statistics as (
         pg_stats.n_distinct,
         pg_stats.correlation,
         pg_stats.null_frac
-    from pg_catalog.pg_stats
+    from {{ source('pg_catalog', 'pg_stats') }}
     where
         pg_stats.schemaname in {{ diagnostics_schema_list() }}
         and not pg_stats.inherited
@@ -66,7 +66,7 @@ table_columns as (
         pg_attribute.attnum as column_number,
         pg_attribute.attname as column_name,
         pg_attribute.atttypid as type_oid
-    from pg_catalog.pg_attribute
+    from {{ source('pg_catalog', 'pg_attribute') }}
     where
         pg_attribute.attnum > 0
         and not pg_attribute.attisdropped
@@ -76,13 +76,13 @@ leading_index_columns as (
     select distinct
         pg_index.indrelid as table_oid,
         pg_index.indkey[0] as column_number
-    from pg_catalog.pg_index
+    from {{ source('pg_catalog', 'pg_index') }}
 ),
 
 btree_types as (
     select distinct pg_opclass.opcintype as type_oid
-    from pg_catalog.pg_opclass
-    inner join pg_catalog.pg_am
+    from {{ source('pg_catalog', 'pg_opclass') }}
+    inner join {{ source('pg_catalog', 'pg_am') }}
         on pg_opclass.opcmethod = pg_am.oid
     where
         pg_am.amname = 'btree'
@@ -135,7 +135,7 @@ candidates as (
             table_columns.type_oid in (select btree_types.type_oid from btree_types)
             or exists (
                 select 1
-                from pg_catalog.pg_cast
+                from {{ source('pg_catalog', 'pg_cast') }}
                 inner join btree_types
                     on pg_cast.casttarget = btree_types.type_oid
                 where
@@ -246,12 +246,12 @@ hypopg_state as (
     select
         exists(
             select 1
-            from pg_catalog.pg_extension
+            from {{ source('pg_catalog', 'pg_extension') }}
             where pg_extension.extname = 'hypopg'
         ) as is_installed,
         exists(
             select 1
-            from pg_catalog.pg_available_extensions
+            from {{ source('pg_catalog', 'pg_available_extensions') }}
             where pg_available_extensions.name = 'hypopg'
         ) as is_on_server
 ),

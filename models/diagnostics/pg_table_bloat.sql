@@ -37,8 +37,8 @@ tables as (
             ),
             100
         ) as fillfactor_pct
-    from pg_catalog.pg_class
-    inner join pg_catalog.pg_namespace
+    from {{ source('pg_catalog', 'pg_class') }}
+    inner join {{ source('pg_catalog', 'pg_namespace') }}
         on pg_class.relnamespace = pg_namespace.oid
     where
         pg_class.relkind in ('r', 'm')
@@ -52,7 +52,7 @@ table_activity as (
         pg_stat_all_tables.n_dead_tup as dead_tuples,
         greatest(pg_stat_all_tables.last_vacuum, pg_stat_all_tables.last_autovacuum) as last_vacuum_at,
         greatest(pg_stat_all_tables.last_analyze, pg_stat_all_tables.last_autoanalyze) as last_analyze_at
-    from pg_catalog.pg_stat_all_tables
+    from {{ source('pg_catalog', 'pg_stat_all_tables') }}
 ),
 
 row_widths as (
@@ -62,7 +62,7 @@ row_widths as (
         sum((1 - pg_stats.null_frac) * pg_stats.avg_width) as data_bytes_per_row,
         max(pg_stats.null_frac) > 0 as has_nulls,
         count(*) as column_count
-    from pg_catalog.pg_stats
+    from {{ source('pg_catalog', 'pg_stats') }}
     where
         pg_stats.schemaname in {{ diagnostics_schema_list() }}
         and not pg_stats.inherited

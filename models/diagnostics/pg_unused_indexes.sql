@@ -15,7 +15,7 @@ index_stats as (
         pg_stat_user_indexes.relname as table_name,
         pg_stat_user_indexes.indexrelname as index_name,
         pg_stat_user_indexes.idx_scan as index_scans
-    from pg_catalog.pg_stat_user_indexes
+    from {{ source('pg_catalog', 'pg_stat_user_indexes') }}
     where pg_stat_user_indexes.schemaname in {{ diagnostics_schema_list() }}
 ),
 
@@ -35,14 +35,14 @@ index_definitions as (
         pg_index.indisexclusion as is_exclusion,
         pg_index.indisreplident as is_replica_identity,
         pg_index.indisvalid as is_valid
-    from pg_catalog.pg_index
-    inner join pg_catalog.pg_class as index_class
+    from {{ source('pg_catalog', 'pg_index') }}
+    inner join {{ source('pg_catalog', 'pg_class') }} as index_class
         on pg_index.indexrelid = index_class.oid
 ),
 
 statistics_window as (
     select pg_stat_database.stats_reset as stats_reset_at
-    from pg_catalog.pg_stat_database
+    from {{ source('pg_catalog', 'pg_stat_database') }}
     where pg_stat_database.datname = current_database()
 ),
 

@@ -1,5 +1,3 @@
-{{ config(materialized='view') }}
-
 {#-
     One row for the morning checklist at as_of(): active channels and users, videos published
     today, yesterday's revenue (actual where final, else the estimate), and the count of open

@@ -1,5 +1,3 @@
-{{ config(materialized='view') }}
-
 {#-
     One row: the last hour up to as_of() (as_of - 1 hour, as_of]: videos with a stats
     collection, views gained (sum of hourly view deltas, not of cumulative counters), average

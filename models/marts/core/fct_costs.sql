@@ -1,6 +1,5 @@
 {{
     config(
-        materialized='incremental',
         unique_key='cost_id',
         incremental_strategy='window_replace',
         window_column='incurred_at',

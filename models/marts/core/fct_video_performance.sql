@@ -1,6 +1,5 @@
 {{
     config(
-        materialized='incremental',
         unique_key='video_performance_id',
         incremental_strategy='window_replace',
         window_column='collected_hour',

@@ -1,6 +1,5 @@
 {{
     config(
-        materialized='incremental',
         incremental_strategy='window_replace',
         window_column='report_date',
         window_start=user_daily_reports_window_start(),

@@ -1,5 +1,3 @@
-{{ config(materialized='view') }}
-
 {#-
     Per business day: YouTube Data API units used (every request, failed ones too: the API
     charges them), remaining of the daily quota, share used, and for the current day the

@@ -1,5 +1,3 @@
-{{ config(materialized='view') }}
-
 {#- One row per dataset: when it last loaded and how stale it is at as_of(). -#}
 
 with

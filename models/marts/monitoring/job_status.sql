@@ -1,5 +1,3 @@
-{{ config(materialized='view') }}
-
 {#-
     The overnight window's job runs (yesterday 00:00 to today 06:00, business timezone; today is
     as_of's business date), each with its job's last success up to as_of().

@@ -1,5 +1,3 @@
-{{ config(materialized='view') }}
-
 {#-
     One row: the instant the monitoring checks evaluate (as_of()) and its business date. Every
     threshold test joins it, so each alert row says when it was evaluated, and so each test has

@@ -1,4 +1,4 @@
-{{ config(materialized='view', enabled=(target.type == 'postgres')) }}
+{{ config(enabled=(target.type == 'postgres')) }}
 
 {#-
     Live PostgreSQL health from the catalog (PostgreSQL only): database size and connections,
