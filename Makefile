@@ -60,6 +60,7 @@ lint: setup
 	$(BIN)/ytempire dbt -- parse --quiet --target-path $(CURDIR)/target
 	$(BIN)/python scripts/model_coverage.py target/manifest.json
 	$(BIN)/dbt-bouncer run --config-file dbt-bouncer.yml --show-all-failures
+	$(BIN)/ytempire db up > /dev/null  # SQLFluff's dbt templater connects (no-op with PGHOST set)
 	eval "$$($(BIN)/ytempire db env)" && DBT_PROFILES_DIR=$(CURDIR) \
 		$(BIN)/sqlfluff lint models tests analyses --processes 2
 

@@ -53,6 +53,11 @@ KNOWN_STATUSES: dict[str, ResultKind] = {
 }
 
 
+# Nodes dbt build lists as "no-op" that describe the project and run nothing (the exposures):
+# not results, so they count neither as passes nor in any alert.
+CATALOGUE_ONLY = frozenset({"exposure", "metric", "saved_query", "semantic_model"})
+
+
 def classify(status: str | None) -> ResultKind:
     return KNOWN_STATUSES.get(str(status or "").strip().lower(), ResultKind.UNKNOWN)
 
@@ -217,7 +222,11 @@ def parse_run_results(target_path: Path, manifest: Manifest) -> tuple[str | None
     """The invocation id and the results of a `dbt build` (or run/test) invocation."""
     document = _read_json(target_path / RUN_RESULTS)
     invocation_id = (document.get("metadata") or {}).get("invocation_id")
-    return invocation_id, [_result(manifest, raw, "build") for raw in document.get("results") or []]
+    return invocation_id, [
+        _result(manifest, raw, "build")
+        for raw in document.get("results") or []
+        if str(raw.get("unique_id")).split(".")[0] not in CATALOGUE_ONLY
+    ]
 
 
 def parse_sources(target_path: Path, manifest: Manifest) -> tuple[str | None, list[NodeResult]]:

@@ -256,6 +256,19 @@ def test_unknown_status_is_reported_not_dropped(probe, tmp_path):
     assert alert.level == 1
 
 
+def test_exposures_are_not_results(probe, tmp_path):
+    """dbt build lists each exposure as "no-op": not a pass, not an alert, not counted."""
+    _, target, manifest = probe
+    document = json.loads((target / "run_results.json").read_text())
+    real = len(document["results"])
+    exposure = dict(document["results"][0], unique_id="exposure.ytempire.x", status="no-op")
+    document["results"].append(exposure)
+    (tmp_path / "run_results.json").write_text(json.dumps(document))
+    _, results = artifacts.parse_run_results(tmp_path, manifest)
+    assert len(results) == real
+    assert not any(result.unique_id.startswith("exposure.") for result in results)
+
+
 def test_figure_is_read_from_stored_failures(probe):
     warehouse, target, manifest = probe
     _, results = artifacts.parse_run_results(target, manifest)

@@ -45,9 +45,7 @@ final as (
     from costs
     where
         quarantine_reason is null
-        {%- if is_incremental() %}
-            and incurred_at >= {{ incremental_window_start('incurred_at') }}
-        {%- endif %}
+        and {{ incremental_window_filter('incurred_at') }}
 )
 
 select * from final

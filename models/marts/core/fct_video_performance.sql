@@ -29,9 +29,7 @@ video_stats as (
     from {{ ref('int_video_stats_validated') }}
     where
         quarantine_reason is null
-        {%- if is_incremental() %}
-            and collected_hour >= {{ incremental_window_start('collected_hour') }}
-        {%- endif %}
+        and {{ incremental_window_filter('collected_hour') }}
 ),
 
 -- the grain: the last collection of each video in each clock hour

@@ -67,7 +67,7 @@ report_window as (
         {%- if is_incremental() %}
             {{ user_daily_reports_window_start() }} as window_start_date
         {%- else %}
-        (select min(date_day) from dim_date) as window_start_date
+            (select min(date_day) from dim_date) as window_start_date
         {%- endif %}
 
 ),
