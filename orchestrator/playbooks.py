@@ -177,7 +177,7 @@ PLAYBOOKS: dict[str, Playbook] = {
             name="eod",
             title="End of day (18:00)",
             # the finance marts, and the dashboard marts rebuilt (content, monitoring)
-            selection=("-s", "+tag:finance", "tag:content", "tag:monitoring"),
+            selection=("-s", "+tag:finance", "tag:content", "tag:monitoring", "fct_api_usage"),
             reports=(
                 Report(
                     "Daily summary",

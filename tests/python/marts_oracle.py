@@ -108,7 +108,7 @@ def expected_data_freshness(raw: Raw, variables: dict[str, Any] | None = None) -
             [row["incurred_at"] for row in core.fct_costs.values()],
         ),
         "api_usage": (
-            "stg_raw__api_usage",
+            "fct_api_usage",
             "called_at",
             [row["called_at"] for row in until(raw, "api_usage", "called_at")],
         ),

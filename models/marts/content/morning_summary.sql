@@ -66,7 +66,7 @@ api_quota_usage as (
 
     select
         quota_status,
-        is_current_day
+        usage_date
     from {{ ref('api_quota_usage') }}
 
 ),
@@ -143,8 +143,11 @@ problems as (
             where is_current_day and performance_status in ('WARNING', 'CRITICAL')
         ) as slow_dashboard_count,
         (
-            select max(quota_status) from api_quota_usage
-            where is_current_day
+            select max(api_quota_usage.quota_status)
+            from api_quota_usage
+            -- the current day by its date (is_current_day is the same test), so the filter
+            -- reaches fct_api_usage's index
+            where api_quota_usage.usage_date = {{ to_business_date(as_of()) }}
         ) as quota_status,
         (
             select count(*)

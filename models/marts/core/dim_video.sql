@@ -1,3 +1,12 @@
+{{
+    config(
+        indexes=[
+            {'columns': ['video_id'], 'unique': true},
+            {'columns': ['published_date']},
+        ],
+    )
+}}
+
 with
 
 videos as (

@@ -10,6 +10,7 @@
             {'columns': ['user_id']},
             {'columns': ['incurred_hour']},
             {'columns': ['incurred_date']},
+            {'columns': ['incurred_at']},
         ],
     )
 }}

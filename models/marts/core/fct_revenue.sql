@@ -5,6 +5,7 @@
             {'columns': ['video_id']},
             {'columns': ['user_id']},
             {'columns': ['revenue_date']},
+            {'columns': ['loaded_at']},
         ],
     )
 }}

@@ -9,6 +9,7 @@
             {'columns': ['video_id', 'collected_hour']},
             {'columns': ['user_id']},
             {'columns': ['collected_hour']},
+            {'columns': ['collected_at']},
         ],
     )
 }}

@@ -7,23 +7,14 @@
 
 with
 
-stg_raw__api_usage as (
-
-    select
-        quota_units,
-        called_at
-    from {{ ref('stg_raw__api_usage') }}
-    where called_at <= {{ as_of() }}
-
-),
-
 requests_by_day as (
 
     select
         quota_units,
         called_at,
-        {{ to_business_date('called_at') }} as usage_date
-    from stg_raw__api_usage
+        usage_date
+    from {{ ref('fct_api_usage') }}
+    where called_at <= {{ as_of() }}
 
 ),
 

@@ -20,9 +20,9 @@ fct_costs as (
 
 ),
 
-stg_raw__api_usage as (
+fct_api_usage as (
 
-    select called_at from {{ ref('stg_raw__api_usage') }}
+    select called_at from {{ ref('fct_api_usage') }}
 
 ),
 
@@ -66,12 +66,12 @@ last_loads as (
 
     select
         'api_usage' as dataset_name,
-        'stg_raw__api_usage' as relation_name,
+        'fct_api_usage' as relation_name,
         'called_at' as loaded_at_column,
         max(called_at) as last_loaded_at,
         {{ var('freshness_api_usage_warn_minutes') }} as delayed_after_minutes,
         {{ var('freshness_api_usage_error_minutes') }} as stale_after_minutes
-    from stg_raw__api_usage
+    from fct_api_usage
     where called_at <= {{ as_of() }}
 
 ),
