@@ -26,6 +26,7 @@ import pytest
 import yaml
 from click.testing import CliRunner, Result
 from conftest import PROJECT_DIR, Warehouse, warehouse_factory
+from docs_blocks import rendered
 
 from orchestrator.cli import main
 
@@ -116,7 +117,9 @@ def test_the_site_is_one_file_with_the_manifest_and_catalog(site: Site) -> None:
     models = yaml.safe_load(MART_YAML.read_text())["models"]
     described = next(model for model in models if model["name"] == MART)
     manifest = inlined(page, "manifest")
-    assert manifest["nodes"][MART_ID]["description"].strip() == described["description"].strip()
+    assert manifest["nodes"][MART_ID]["description"].strip() == (
+        rendered(described["description"]).strip()
+    )
     assert set(manifest["nodes"][MART_ID]["columns"]) == {c["name"] for c in described["columns"]}
     assert manifest["metadata"]["send_anonymous_usage_stats"] is False  # no tracker loaded
 
