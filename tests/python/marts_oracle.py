@@ -192,6 +192,22 @@ def expected_dashboard_performance(raw: Raw, variables: dict[str, Any] | None = 
     return expected
 
 
+def expected_fct_api_usage(raw: Raw) -> Rows:
+    """Every staged request (dirty ones and those after as_of too: the table stores no
+    instant), with its business date; keyed by the md5 of the five columns staging dedups on."""
+    expected = {}
+    for row in raw.core.staged["api_usage"]:
+        grain = ("request_id", "endpoint", "status", "quota_units", "called_at")
+        key = surrogate_key(*(row[column] for column in grain))
+        called_at = row["called_at"]
+        expected[key] = {
+            "api_usage_id": key,
+            **{column: row[column] for column in grain},
+            "usage_date": None if called_at is None else raw.business_date(called_at),
+        }
+    return expected
+
+
 def expected_api_quota_usage(raw: Raw, variables: dict[str, Any] | None = None) -> Rows:
     variables = variables or raw.variables
     days: dict[date, list[Row]] = defaultdict(list)
@@ -416,6 +432,7 @@ MARTS: tuple[str, ...] = (
     "fct_revenue",
     "fct_costs",
     "dq_quarantined_rows",
+    "fct_api_usage",
     # monitoring (system_health reads the catalog: not a figure of the raw data)
     "data_freshness",
     "job_status",
@@ -449,6 +466,7 @@ MART_KEYS: dict[str, tuple[str, ...]] = {
     "fct_revenue": ("video_id", "revenue_date"),  # revenue_id
     "fct_costs": ("cost_id",),
     "dq_quarantined_rows": ("quarantined_row_id",),  # md5 of source_table and the row's hash
+    "fct_api_usage": ("api_usage_id",),  # md5 of the request's five columns
     "data_freshness": ("dataset_name",),
     "job_status": ("run_id",),
     "dashboard_performance": ("dashboard_name", "query_date"),  # dashboard_performance_id
@@ -486,6 +504,7 @@ ORACLES: dict[str, Callable[[Raw], Rows]] = {
     "fct_revenue": lambda raw: raw.core.fct_revenue,
     "fct_costs": lambda raw: raw.core.fct_costs,
     "dq_quarantined_rows": lambda raw: raw.core.dq_quarantined_rows,
+    "fct_api_usage": expected_fct_api_usage,
     "data_freshness": expected_data_freshness,
     "job_status": expected_job_status,
     "dashboard_performance": expected_dashboard_performance,
