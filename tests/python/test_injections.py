@@ -30,11 +30,13 @@ from orchestrator.generate import GenerateReport, generate
 AS_OF = datetime(2026, 11, 15, 12, 7, tzinfo=UTC)
 DBT_VARS = {"as_of": AS_OF.isoformat()}
 SCALE = 0.02
-# the tables an injection can change, and data_freshness, the view over the facts (a full
-# refresh of a table drops the views over it); the other monitoring marts are live views
+# the tables an injection can change, and the views over them (a full refresh of a table drops
+# the views over it: data_freshness, api_quota_usage); the other monitoring marts are live views
 REBUILT = (
     "fct_video_performance",
     "fct_costs",
+    "fct_api_usage",
+    "api_quota_usage",
     "cost_rollup_hourly",
     "cost_rollup_daily",
     "dashboard_performance",
