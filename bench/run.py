@@ -528,6 +528,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--output", type=Path, default=PROJECT_DIR / "bench" / "results")
     parser.add_argument("--keep", action="store_true", help="keep the benchmark databases")
+    parser.add_argument("--name", help="file name stem (default: the date, or <date>-smoke)")
     args = parser.parse_args(argv)
 
     scales = [0.1] if args.smoke else [float(x) for x in args.scales.split(",")]
@@ -557,7 +558,7 @@ def main(argv: list[str] | None = None) -> int:
         "ratios_across": ratios_across(runs),
     }
     args.output.mkdir(parents=True, exist_ok=True)
-    stem = f"{today}-smoke" if args.smoke else today
+    stem = args.name or (f"{today}-smoke" if args.smoke else today)
     (args.output / f"{stem}.json").write_text(json.dumps(doc, indent=2) + "\n")
     (args.output / f"{stem}.md").write_text(markdown(doc))
     print(markdown(doc))
