@@ -42,6 +42,9 @@ def test_smoke_is_one_repetition_at_scale_0_1(smoke) -> None:
     assert (run["scale"], run["days"], doc["reps"]) == (0.1, 35, 1)
     assert run["full_build"]["wall_s"]["n"] == 1 and run["hourly"]["wall_s"]["n"] == 1
     assert run["generator"]["rows"] > 0 and run["generator"]["rows_per_second"] > 0
+    # clean synthetic data at scale 0.1: the measured runs page nobody
+    assert (run["full_build"]["exit_code"], run["full_build"]["alerts"]) == (0, [])
+    assert (run["hourly"]["exit_codes"], run["hourly"]["alerts"]) == ([0], [])
 
 
 def test_hourly_counts_are_the_hourly_selection(smoke, tmp_path) -> None:
