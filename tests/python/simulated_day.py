@@ -269,6 +269,8 @@ class DayChecks:
                 if result["unique_id"].startswith(("test.", "unit_test."))
             ]
             assert tested, step.name
+            # rebuilt from the whole history and read by nothing the hour reports: not hourly
+            assert not built & {"model.ytempire.dim_date", "model.ytempire.dq_quarantined_rows"}
             for unique_id in tested:
                 parents = [
                     parent

@@ -12,6 +12,8 @@ counts and cents exactly, scores to 1e-6.
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,6 +31,7 @@ from marts_oracle import (
     project_vars,
 )
 
+from orchestrator.connection import connect
 from orchestrator.generate import generate
 
 AS_OF = datetime(2026, 11, 15, 12, 7, tzinfo=UTC)
@@ -117,3 +120,53 @@ def test_failing_alerts_do_not_skip_the_morning_summary(built: Built) -> None:
         "assert_monitoring_dashboard_not_timing_out",
     } <= failed
     assert built.results["model.ytempire.morning_summary"] == "success"
+
+
+def test_concurrent_table_swaps_that_share_a_view_do_not_deadlock(built: Built) -> None:
+    """dim_channel and dashboard_performance are rebuilt by two threads at once and
+    morning_summary reads both: dbt drops each old table with cascade, which drops the view
+    from both sides. An hourly run failed dim_channel with "deadlock detected" that way (a
+    DATA_INTEGRITY page on clean data). The drops wait for one advisory lock: held here, both
+    threads must be seen waiting on it, and once it is released the run succeeds and the view
+    is back with the oracle's figures."""
+    warehouse = built.warehouse
+    outcome: dict[str, Any] = {}
+
+    def rebuild() -> None:
+        outcome["run"] = warehouse.dbt(
+            "run",
+            "-s",
+            "dim_channel",
+            "dashboard_performance",
+            "morning_summary",
+            "--threads",
+            "2",
+            dbt_vars={"as_of": AS_OF.isoformat()},
+        )
+
+    lock = "select pg_advisory_lock(hashtext('ytempire.drop_relation'))"
+    waiting_sql = (
+        "select count(*) from pg_locks join pg_database on pg_database.oid = pg_locks.database"
+        " where locktype = 'advisory' and not granted and datname = current_database()"
+    )
+    with connect(warehouse.conn) as holder:
+        holder.execute(lock)
+        thread = threading.Thread(target=rebuild)
+        thread.start()
+        waiting, deadline = 0, time.monotonic() + 120
+        while waiting < 2 and time.monotonic() < deadline and thread.is_alive():
+            time.sleep(0.2)
+            waiting = warehouse.query(waiting_sql)[0][0]
+        holder.execute("select pg_advisory_unlock(hashtext('ytempire.drop_relation'))")
+    thread.join(timeout=300)
+    assert waiting == 2, "both table swaps wait for the drop lock"
+    run = outcome["run"]
+    assert run.returncode == 0, run.stdout[-3000:]
+    (row,) = warehouse.query_dicts("select * from analytics.morning_summary")
+    assert (
+        mismatches({"today": row}, {"today": expected_morning_summary(built.raw, built.variables)})
+        == []
+    )
+    assert warehouse.query("select count(*) from pg_class where relname like '%dbt_backup'") == [
+        (0,)
+    ]
