@@ -65,17 +65,16 @@ def invoke(arguments: list[str], env: dict[str, str], project_dir: Path) -> Outc
         if manifest is not None:
             _manifests[key] = manifest  # the most recently used last
         parsed = False
-        target = Path(env.get("DBT_TARGET_PATH", project_dir / "target"))
         if key and manifest is None and _takes_manifest(arguments):
             parse = dbtRunner(callbacks=callbacks).invoke([*flags, "parse", *_vars_of(arguments)])
             if not parse.success:
                 return _outcome(parse, lines, errors, parsed=True)
             manifest = _manifests[key] = parse.result
-            _remember_manifest(key, target)  # `dbt parse` wrote manifest.json: not again
             for stale in list(_manifests)[:-MANIFESTS_KEPT]:
                 del _manifests[stale]
             parsed = True
         runner = dbtRunner(manifest=manifest, callbacks=callbacks)
+        target = Path(env.get("DBT_TARGET_PATH", project_dir / "target"))
         if key and _manifest_is_current(key, target) and _results_path(arguments, target):
             result = runner.invoke([*flags, "--no-write-json", *arguments])
             _write_results(result, _results_path(arguments, target))
