@@ -184,7 +184,14 @@ PLAYBOOKS: dict[str, Playbook] = {
             name="eod",
             title="End of day (18:00)",
             # the finance marts, and the dashboard marts rebuilt (content, monitoring)
-            selection=("-s", "+tag:finance", "tag:content", "tag:monitoring", "fct_api_usage"),
+            selection=(
+                "-s",
+                "+tag:finance",
+                "tag:content",
+                "tag:monitoring",
+                "fct_api_usage",
+                "fct_revenue_daily",
+            ),
             reports=(
                 Report(
                     "Daily summary",
@@ -237,6 +244,8 @@ PLAYBOOKS: dict[str, Playbook] = {
                 "+monthly_report",
                 "+growth_trends",
                 "+cost_baselines",
+                # the day's revenue the content views read, with the fct_revenue rebuilt above
+                "fct_revenue_daily",
                 "tag:monitoring,config.materialized:view",
                 "tag:content,config.materialized:view",
             ),

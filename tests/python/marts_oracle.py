@@ -208,6 +208,28 @@ def expected_fct_api_usage(raw: Raw) -> Rows:
     return expected
 
 
+def expected_fct_revenue_daily(raw: Raw) -> Rows:
+    """fct_revenue's expected rows summed by revenue_date: rows, estimated rows, cents."""
+    expected: Rows = {}
+    for (_video_id, revenue_date), row in raw.core.fct_revenue.items():
+        day = expected.setdefault(
+            revenue_date,
+            {
+                "revenue_date": revenue_date,
+                "video_day_count": 0,
+                "estimated_video_day_count": 0,
+                "revenue_cents": 0,
+                "estimated_revenue_cents": 0,
+            },
+        )
+        estimated = row["is_estimated"]
+        day["video_day_count"] += 1
+        day["estimated_video_day_count"] += int(estimated)
+        day["revenue_cents"] += row["revenue_cents"]
+        day["estimated_revenue_cents"] += row["revenue_cents"] if estimated else 0
+    return expected
+
+
 def expected_api_quota_usage(raw: Raw, variables: dict[str, Any] | None = None) -> Rows:
     variables = variables or raw.variables
     days: dict[date, list[Row]] = defaultdict(list)
@@ -433,6 +455,7 @@ MARTS: tuple[str, ...] = (
     "fct_costs",
     "dq_quarantined_rows",
     "fct_api_usage",
+    "fct_revenue_daily",
     # monitoring (system_health reads the catalog: not a figure of the raw data)
     "data_freshness",
     "job_status",
@@ -467,6 +490,7 @@ MART_KEYS: dict[str, tuple[str, ...]] = {
     "fct_costs": ("cost_id",),
     "dq_quarantined_rows": ("quarantined_row_id",),  # md5 of source_table and the row's hash
     "fct_api_usage": ("api_usage_id",),  # md5 of the request's five columns
+    "fct_revenue_daily": ("revenue_date",),
     "data_freshness": ("dataset_name",),
     "job_status": ("run_id",),
     "dashboard_performance": ("dashboard_name", "query_date"),  # dashboard_performance_id
@@ -505,6 +529,7 @@ ORACLES: dict[str, Callable[[Raw], Rows]] = {
     "fct_costs": lambda raw: raw.core.fct_costs,
     "dq_quarantined_rows": lambda raw: raw.core.dq_quarantined_rows,
     "fct_api_usage": expected_fct_api_usage,
+    "fct_revenue_daily": expected_fct_revenue_daily,
     "data_freshness": expected_data_freshness,
     "job_status": expected_job_status,
     "dashboard_performance": expected_dashboard_performance,

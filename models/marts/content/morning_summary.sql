@@ -28,13 +28,13 @@ dim_video as (
 
 ),
 
-fct_revenue as (
+fct_revenue_daily as (
 
     select
         revenue_cents,
-        is_estimated,
+        estimated_video_day_count,
         revenue_date
-    from {{ ref('fct_revenue') }}
+    from {{ ref('fct_revenue_daily') }}
 
 ),
 
@@ -113,12 +113,12 @@ activity as (
 revenue_yesterday as (
 
     select
-        coalesce(sum(fct_revenue.revenue_cents), 0) as revenue_yesterday_cents,
-        coalesce(sum(case when fct_revenue.is_estimated then 1 else 0 end), 0) > 0
+        coalesce(sum(fct_revenue_daily.revenue_cents), 0) as revenue_yesterday_cents,
+        coalesce(sum(fct_revenue_daily.estimated_video_day_count), 0) > 0
             as is_revenue_yesterday_estimated
-    from fct_revenue
+    from fct_revenue_daily
     inner join business_days
-        on fct_revenue.revenue_date = business_days.yesterday_date
+        on fct_revenue_daily.revenue_date = business_days.yesterday_date
 
 ),
 

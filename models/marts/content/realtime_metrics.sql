@@ -21,12 +21,12 @@ fct_video_performance as (
 
 ),
 
-fct_revenue as (
+fct_revenue_daily as (
 
     select
         revenue_cents,
-        is_estimated
-    from {{ ref('fct_revenue') }}
+        estimated_revenue_cents
+    from {{ ref('fct_revenue_daily') }}
     where revenue_date = {{ to_business_date(as_of()) }}
 
 ),
@@ -46,9 +46,8 @@ revenue_today as (
 
     select
         coalesce(sum(revenue_cents), 0) as revenue_today_cents,
-        coalesce(sum(case when is_estimated then revenue_cents else 0 end), 0)
-            as revenue_today_estimated_cents
-    from fct_revenue
+        coalesce(sum(estimated_revenue_cents), 0) as revenue_today_estimated_cents
+    from fct_revenue_daily
 
 ),
 
