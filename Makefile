@@ -4,11 +4,12 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test reliability bench browser lint setup db-up db-down docs clean help
+.PHONY: demo test test-spark reliability bench browser lint setup db-up db-down docs clean help
 
 help:
 	@echo "make demo   set up, start the embedded PostgreSQL, generate scale-1 data, build, summarise"
 	@echo "make test   set up, then run the pytest suite (real dbt, real PostgreSQL)"
+	@echo "make test-spark  the business marts on a local Spark, compared row by row with PostgreSQL"
 	@echo "make reliability  the fault suite (signals, a killed server, delivery faults): a table"
 	@echo "make bench  the benchmark (scales 1, 2, 5, 10): bench/results/<date>.json and .md"
 	@echo "make browser  the docs site and the report files in headless Chromium (installs chromium as root)"
@@ -34,7 +35,18 @@ demo: setup
 # On 2 cores a third worker fills the time the others wait on PostgreSQL and on notification
 # retries: 8 min 47 s against 9 min 24 s with two (and 8 min 54 s with four).
 test: setup
-	$(BIN)/pytest -n 3 --dist loadfile -m "not reliability"
+	$(BIN)/pytest -n 3 --dist loadfile -m "not reliability and not spark"
+
+# The business marts on Apache Spark (issue 15, README "Moving to Spark"): the `spark` extra
+# (dbt-spark[session], pyspark; Java 17), then tests/python/test_spark.py, one process (a local
+# Spark session of two cores, its own warehouse and metastore in a temporary folder).
+SPARK_STAMP := $(VENV)/.installed-spark
+$(SPARK_STAMP): pyproject.toml $(STAMP)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev,spark]'
+	touch $(SPARK_STAMP)
+
+test-spark: setup $(SPARK_STAMP)
+	$(BIN)/pytest -m spark tests/python/test_spark.py
 
 # The fault suite: every fault test (signals and a killed server included, which `make test`
 # leaves out), each recording its row; then the table the README shows.

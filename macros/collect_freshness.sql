@@ -18,3 +18,8 @@
     {%- endcall %}
     {{ return(load_result('collect_freshness')) }}
 {% endmacro %}
+
+{#- Spark: the same query (as_of() is the `as_of` var there, which the wrapper passes). -#}
+{% macro spark__collect_freshness(source, loaded_at_field, filter) %}
+    {{ return(postgres__collect_freshness(source, loaded_at_field, filter)) }}
+{% endmacro %}

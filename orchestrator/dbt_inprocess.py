@@ -32,7 +32,7 @@ PROJECT_FOLDERS = ("models", "macros", "tests", "seeds", "snapshots", "analyses"
 # artifacts and logs go (two target folders of one database share the parse).
 NOT_PARSED = frozenset({"PGOPTIONS", "DBT_TARGET_PATH", "DBT_LOG_PATH"})
 # Settings a parse reads (profiles.yml and dbt_project.yml env_var()s): a change parses again.
-PARSED_ENV = ("PG", "DBT_", "YTEMPIRE_DBT_", "YTEMPIRE_READER_ROLE")
+PARSED_ENV = ("PG", "DBT_", "YTEMPIRE_DBT_", "YTEMPIRE_READER_ROLE", "YTEMPIRE_SPARK_")
 
 
 @dataclass

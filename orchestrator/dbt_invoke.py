@@ -21,6 +21,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,11 @@ DBT_EXIT_NODE_FAILURES = 1
 DBT_EXIT_CANNOT_RUN = 2
 
 ENV_PROFILES_DIR = "DBT_PROFILES_DIR"
+# profiles.yml's output, chosen by this variable (profiles.yml.example: `default` is PostgreSQL)
+ENV_TARGET = "YTEMPIRE_DBT_TARGET"
+# Spark targets (README "Moving to Spark"): no session settings, so the pinned instant reaches
+# as_of() as the `as_of` var; no PostgreSQL catalog (diagnostics, the raw contract's check)
+SPARK_TARGETS = frozenset({"spark"})
 
 
 @dataclass
@@ -74,6 +80,14 @@ def profiles_dir(project_dir: Path) -> Path:
             f"`cp {project_dir / 'profiles.yml.example'} {folder / 'profiles.yml'}`."
         )
     return folder
+
+
+def spark_target(environ: Mapping[str, str] | None = None) -> bool:
+    """The selected dbt target (YTEMPIRE_DBT_TARGET) is Spark: a run's as_of is passed as
+    `--vars as_of`, compiled in (no model is a view there), and what reads the PostgreSQL
+    catalog is left out."""
+    environ = os.environ if environ is None else environ
+    return environ.get(ENV_TARGET, "default") in SPARK_TARGETS
 
 
 def dbt_env(
@@ -115,12 +129,15 @@ def run(
     """Run `dbt <args>` against `conn`; never raises for failing nodes, only returns the code.
 
     `as_of` pins as_of() for this invocation only (PGOPTIONS, see macros/as_of.sql): nothing dbt
-    compiles or stores keeps it. `capture=False` runs dbt as a subprocess whose output goes to
-    the terminal (for a person)."""
+    compiles or stores keeps it. On Spark (no session settings) it is the `as_of` var instead,
+    and the models that read it are tables there, not views. `capture=False` runs dbt as a
+    subprocess whose output goes to the terminal (for a person)."""
     project_dir = (project_dir or paths.project_root()).resolve()
     target_path = (target_path or project_dir / "target").resolve()
     target_path.mkdir(parents=True, exist_ok=True)
     arguments = list(args)
+    if as_of and spark_target():
+        dbt_vars = {"as_of": as_of, **(dbt_vars or {})}
     if dbt_vars:
         arguments += ["--vars", json.dumps(dbt_vars, default=str, sort_keys=True)]
     env = dbt_env(conn, project_dir, target_path, as_of)

@@ -110,7 +110,8 @@ def _freshness(
 def _build(ctx: RunContext, conn: Connection, arguments: list[str], outcome: DbtOutcome) -> bool:
     """Every build invocation of the selection; False when dbt could not run one."""
     target = ctx.settings.target_path
-    for build_arguments in selection.build_invocations(arguments):
+    diagnostics = not dbt_invoke.spark_target()
+    for build_arguments in selection.build_invocations(arguments, diagnostics=diagnostics):
         (target / artifacts.RUN_RESULTS).unlink(missing_ok=True)
         run = _dbt(ctx, conn, ["build", *build_arguments])
         if run.could_not_run or not (target / artifacts.RUN_RESULTS).exists():

@@ -39,10 +39,13 @@ def is_narrow(arguments: list[str]) -> bool:
     return any(_flag(argument) in SELECTING_FLAGS for argument in arguments)
 
 
-def build_invocations(arguments: list[str]) -> list[list[str]]:
-    """The `dbt build` argument lists a run executes, in order."""
+def build_invocations(arguments: list[str], *, diagnostics: bool = True) -> list[list[str]]:
+    """The `dbt build` argument lists a run executes, in order. Without `diagnostics` (a Spark
+    target, where they are disabled) a build of everything is one invocation."""
     if is_narrow(arguments):
         if any(_flag(argument) == INDIRECT_SELECTION for argument in arguments):
             return [list(arguments)]
         return [[*arguments, INDIRECT_SELECTION, "cautious"]]
+    if not diagnostics:
+        return [list(arguments)]
     return [[*arguments, "--exclude", DIAGNOSTICS], [*arguments, "--select", DIAGNOSTICS]]

@@ -26,3 +26,13 @@
         interval '1 day'
     ) as series (day_start)
 {%- endmacro %}
+
+{#- Spark: one row per element of sequence(start, end) (a recursive CTE would stop at Spark's
+    recursion limit of 100 levels). -#}
+{% macro spark__date_spine_days(start_date, end_date) -%}
+    select explode(sequence(
+        cast({{ start_date }} as date),
+        cast({{ end_date }} as date),
+        interval 1 day
+    )) as date_day
+{%- endmacro %}

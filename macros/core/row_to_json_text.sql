@@ -24,3 +24,16 @@
         {%- endfor %}
     ) as text)
 {%- endmacro %}
+
+{#- Spark: to_json of a struct, nulls kept and timestamps in ISO 8601 with their offset, as
+    PostgreSQL's json_build_object writes them (the same object, read back). -#}
+{% macro spark__row_to_json_text(columns) -%}
+    to_json(
+        named_struct(
+            {%- for column in columns %}
+            '{{ column }}', {{ column }}{{ "," if not loop.last }}
+            {%- endfor %}
+        ),
+        map('ignoreNullFields', 'false', 'timestampFormat', "yyyy-MM-dd'T'HH:mm:ss.SSSSSSXXX")
+    )
+{%- endmacro %}

@@ -19,3 +19,14 @@
     (({{ dbt.dateadd('hour', hours, 'cast(' ~ date_expr ~ ' as timestamp)') }})
         at time zone '{{ var("business_timezone") }}')
 {%- endmacro %}
+
+{#- Spark (session time zone UTC, as the `spark` target pins it): local midnight plus `hours`,
+    read as a wall-clock time of the business zone. -#}
+{% macro spark__business_day_start(date_expr, hours=0) -%}
+    {%- set local_start = dbt.dateadd('hour', hours, 'cast(' ~ date_expr ~ ' as timestamp)') -%}
+    {%- if var('business_timezone') | upper == 'UTC' -%}
+        {{ local_start }}
+    {%- else -%}
+        to_utc_timestamp({{ local_start }}, '{{ var("business_timezone") }}')
+    {%- endif -%}
+{%- endmacro %}

@@ -14,3 +14,10 @@
 {% macro postgres__minutes_between(start_at, end_at) -%}
     (extract(epoch from (({{ end_at }}) - ({{ start_at }}))) / 60.0)
 {%- endmacro %}
+
+{#- Spark: dbt.datediff works in whole seconds there (to_unix_timestamp, rounded up); the
+    microseconds between the two instants, as a decimal, keep PostgreSQL's exact figure. -#}
+{% macro spark__minutes_between(start_at, end_at) -%}
+    ((unix_micros(cast({{ end_at }} as timestamp)) - unix_micros(cast({{ start_at }} as timestamp)))
+        / 60000000.0)
+{%- endmacro %}

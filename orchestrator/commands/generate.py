@@ -131,6 +131,15 @@ def report_json(report: GenerateReport) -> str:
     help="With --append-hours: also land K valid cost events stamped inside the incremental "
     "lookback (late rows).",
 )
+@click.option(
+    "--target",
+    type=click.Choice(["postgres", "spark"]),
+    default="postgres",
+    show_default=True,
+    help="Where to write: PostgreSQL's schema `raw`, or Spark's database `raw` (the `spark` "
+    "output of profiles.yml, a local session; needs the `spark` extra). The same arguments give "
+    "the same rows on both.",
+)
 @json_option
 @click.pass_context
 def generate_command(ctx: click.Context, **options: Any) -> None:
@@ -140,7 +149,9 @@ def generate_command(ctx: click.Context, **options: Any) -> None:
     incremental models by itself. With --append-hours the data is continued instead.
     """
     request = GenerateRequest(**options)
-    if request.append_hours is None:
+    if request.target == "spark":
+        report, where = replace_spark_raw(request)
+    elif request.append_hours is None:
         report, where = replace_raw(request)
     else:
         report, where = append_to_raw(ctx, request)
@@ -160,6 +171,7 @@ class GenerateRequest:
     append_hours: str | None
     late_rows: str
     as_json: bool
+    target: str = "postgres"
 
     def generate_arguments(self) -> dict[str, Any]:
         """The keyword arguments of a replacing `generate`, each parsed from its option."""
@@ -183,6 +195,19 @@ def replace_raw(request: GenerateRequest) -> tuple[GenerateReport, str]:
     conn = database.resolve()
     connection.ensure_database(conn)
     return generate(conn, **arguments), conn.describe()
+
+
+def replace_spark_raw(request: GenerateRequest) -> tuple[GenerateReport, str]:
+    """Replace Spark's database `raw` with the same rows (orchestrator/spark_raw.py)."""
+    if request.append_hours is not None:
+        raise ConfigError(
+            "--append-hours is PostgreSQL only: on Spark, generate again with a later --as-of."
+        )
+    arguments = request.generate_arguments()
+    make_plan(**arguments)  # bad input fails before Spark starts
+    from orchestrator import spark_raw  # pyspark is an optional extra
+
+    return spark_raw.generate(**arguments), "Spark database raw"
 
 
 def append_to_raw(ctx: click.Context, request: GenerateRequest) -> tuple[GenerateReport, str]:

@@ -1,8 +1,13 @@
 {{
     config(
         unique_key='cost_id',
-        incremental_strategy='window_replace',
+        incremental_strategy='window_replace' if target.type != 'spark' else 'insert_overwrite',
         window_column='incurred_at',
+        partition_by=['incurred_date'] if target.type == 'spark' else none,
+        file_format='parquet' if target.type == 'spark' else none,
+        pre_hook=[
+            "{{ drop_partitions_from('incurred_date', to_business_date(incremental_window_start('incurred_at'))) }}"
+        ] if target.type == 'spark' else [],
         on_schema_change='fail',
         indexes=[
             {'columns': ['cost_id'], 'unique': true},

@@ -1,8 +1,13 @@
 {{
     config(
         unique_key='video_performance_id',
-        incremental_strategy='window_replace',
+        incremental_strategy='window_replace' if target.type != 'spark' else 'insert_overwrite',
         window_column='collected_hour',
+        partition_by=['collected_hour'] if target.type == 'spark' else none,
+        file_format='parquet' if target.type == 'spark' else none,
+        pre_hook=[
+            "{{ drop_partitions_from('collected_hour', incremental_window_start('collected_hour')) }}"
+        ] if target.type == 'spark' else [],
         on_schema_change='fail',
         indexes=[
             {'columns': ['video_performance_id'], 'unique': true},

@@ -1,8 +1,13 @@
 {{
     config(
-        incremental_strategy='window_replace',
+        incremental_strategy='window_replace' if target.type != 'spark' else 'insert_overwrite',
         window_column='report_date',
         window_start=user_daily_reports_window_start(),
+        partition_by=['report_date'] if target.type == 'spark' else none,
+        file_format='parquet' if target.type == 'spark' else none,
+        pre_hook=[
+            "{{ drop_partitions_from('report_date', user_daily_reports_window_start()) }}"
+        ] if target.type == 'spark' else [],
         on_schema_change='fail',
         indexes=[
             {'columns': ['report_date', 'user_id'], 'unique': true},
