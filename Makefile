@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-spark reliability bench browser lint setup db-up db-down docs clean help
+.PHONY: demo test test-spark reliability bench bench-spark browser lint setup db-up db-down docs clean help
 
 help:
 	@echo "make demo   set up, start the embedded PostgreSQL, generate scale-1 data, build, summarise"
@@ -12,6 +12,7 @@ help:
 	@echo "make test-spark  the business marts on a local Spark, compared row by row with PostgreSQL"
 	@echo "make reliability  the fault suite (signals, a killed server, delivery faults): a table"
 	@echo "make bench  the benchmark (scales 1, 2, 5, 10): bench/results/<date>.json and .md"
+	@echo "make bench-spark  the full build on PostgreSQL and on a local Spark, side by side"
 	@echo "make browser  the docs site and the report files in headless Chromium (installs chromium as root)"
 	@echo "make lint   ruff, yamllint, dbt-bouncer (conventions, coverage), SQLFluff (dbt templater)"
 	@echo "make docs   dbt docs generate (offline)"
@@ -62,6 +63,11 @@ reliability: setup
 # runs its smoke (scale 0.1, one repetition); BENCH_ARGS="--scales 1,2 --reps 5" narrows it.
 bench: setup
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+# The engines side by side (bench/spark.py): the portable marts' full build on PostgreSQL and on
+# a local Spark from the same generated data; bench/results/<date>-spark.json and .md.
+bench-spark: setup $(SPARK_STAMP)
+	$(BIN)/python -m bench.spark $(BENCH_SPARK_ARGS)
 
 # dbt-bouncer checks the conventions (dbt-bouncer.yml) over the manifest parsed into target/;
 # the model coverage figures are printed before, so a failing run shows them too.

@@ -13,6 +13,7 @@ import itertools
 import json
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -32,6 +33,15 @@ pytest.register_assert_rewrite(
     "marts_oracle", "marts_oracle_core", "marts_oracle_finance", "notify_fixtures",
     "notify_servers", "simulated_day",
 )  # fmt: skip
+
+# pytest-xdist's workers run as `python -c ...`: their __main__ has neither __file__ nor
+# __spec__, which pyspark 4 (the `spark` extra) takes for a doctest run. Imported by
+# great-expectations inside `ytempire morning` / `quality`, pyspark.sql.connect then calls
+# sys.exit(0) when pyarrow is missing ("Skipping doctests"): the command stops silently with
+# exit code 0 under CliRunner. The `ytempire` script's __main__ has a file; so does a worker's.
+_main = sys.modules["__main__"]
+if getattr(_main, "__spec__", None) is None and not hasattr(_main, "__file__"):
+    _main.__file__ = "<pytest-xdist worker>"
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 SYSTEM_PG = {

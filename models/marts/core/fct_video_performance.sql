@@ -69,29 +69,66 @@ hourly_rows as (
 -- the first delta in the window, so deltas stay right across incremental batches (no rows on a
 -- full build, where every hour is recomputed)
 stored_rows_before_window as (
-    select
-        previous_batch.video_id,
-        previous_batch.channel_id,
-        previous_batch.user_id,
-        previous_batch.views,
-        previous_batch.likes,
-        previous_batch.comments,
-        previous_batch.watch_minutes,
-        false as is_new_row,
-        previous_batch.collected_hour,
-        previous_batch.collected_at,
-        row_number() over (
-            partition by previous_batch.video_id
+    {%- if is_incremental() and target.type == 'postgres' %}
+        -- one probe per recomputed video into the (video_id, collected_hour) index for its last
+        -- stored row, instead of reading every stored row before the window (1.4 M rows at
+        -- scale 2, 3.8 s of the 5.1 s query; ~1,700 index probes this way)
+        select
+            latest.video_id,
+            latest.channel_id,
+            latest.user_id,
+            latest.views,
+            latest.likes,
+            latest.comments,
+            latest.watch_minutes,
+            false as is_new_row,
+            latest.collected_hour,
+            latest.collected_at,
+            1 as recency_rank
+        from (select distinct hourly_rows.video_id from hourly_rows) as recomputed
+        cross join lateral (
+            select
+                previous_batch.video_id,
+                previous_batch.channel_id,
+                previous_batch.user_id,
+                previous_batch.views,
+                previous_batch.likes,
+                previous_batch.comments,
+                previous_batch.watch_minutes,
+                previous_batch.collected_hour,
+                previous_batch.collected_at
+            from {{ this }} as previous_batch
+            where
+                previous_batch.video_id = recomputed.video_id
+                and previous_batch.collected_hour < {{ incremental_window_start('collected_hour') }}
             order by previous_batch.collected_hour desc
-        ) as recency_rank
-    from {{ this if is_incremental() else 'hourly_rows' }} as previous_batch
-    where
-        {%- if is_incremental() %}
-            previous_batch.collected_hour < {{ incremental_window_start('collected_hour') }}
-            and previous_batch.video_id in (select hourly_rows.video_id from hourly_rows)
-        {%- else %}
-            false
-        {%- endif %}
+            limit 1
+        ) as latest
+    {%- else %}
+        select
+            previous_batch.video_id,
+            previous_batch.channel_id,
+            previous_batch.user_id,
+            previous_batch.views,
+            previous_batch.likes,
+            previous_batch.comments,
+            previous_batch.watch_minutes,
+            false as is_new_row,
+            previous_batch.collected_hour,
+            previous_batch.collected_at,
+            row_number() over (
+                partition by previous_batch.video_id
+                order by previous_batch.collected_hour desc
+            ) as recency_rank
+        from {{ this if is_incremental() else 'hourly_rows' }} as previous_batch
+        where
+            {%- if is_incremental() %}
+                previous_batch.collected_hour < {{ incremental_window_start('collected_hour') }}
+                and previous_batch.video_id in (select hourly_rows.video_id from hourly_rows)
+            {%- else %}
+                false
+            {%- endif %}
+    {%- endif %}
 ),
 
 rows_with_baseline as (
