@@ -30,6 +30,8 @@ import pytest
 from click.testing import CliRunner
 from conftest import PROJECT_DIR, Warehouse
 from marts_oracle import MART_KEYS, MARTS, compare_marts
+from notify_fixtures import make_notify_env
+from notify_servers import SLACK_WARNING_PREFIX, RecordingHTTPServer, RecordingSMTPServer
 
 from orchestrator import dbt_invoke, spark_raw
 from orchestrator.cli import main
@@ -38,6 +40,7 @@ from orchestrator.errors import ConfigError
 from orchestrator.generate import generate
 
 pytestmark = pytest.mark.spark
+pytest_plugins = ["notify_fixtures"]
 
 AS_OF = datetime(2026, 11, 15, 12, 7, tzinfo=UTC)
 REPLAY_AS_OF = AS_OF - timedelta(hours=26)  # the day before, earlier in the day
@@ -378,3 +381,75 @@ def test_generate_for_spark_refuses_bad_input_before_spark_starts(
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and mentions in lines[0], result.output
     assert "Traceback" not in result.output
+
+
+# --- the wrapper, unchanged, on the spark target ------------------------------------------------
+
+
+def build_through_the_wrapper(env: dict[str, str]) -> dict[str, Any]:
+    result = CliRunner().invoke(main, ["build", "--as-of", AS_OF.isoformat(), "--json"], env=env)
+    assert result.stdout.strip(), result.stderr[-3000:]
+    document = json.loads(result.stdout)
+    document["exit_code_seen"] = result.exit_code
+    return document
+
+
+def alert_signature(alert: dict[str, Any]) -> tuple[Any, ...]:
+    return (
+        alert["alert_type"],
+        alert["escalation"],
+        alert["severity"],
+        alert["level"],
+        alert["owner"],
+        alert["node_id"],
+        alert["figure"],
+    )
+
+
+def test_the_wrapper_runs_unchanged_on_spark(
+    engines: Engines,
+    forward: Step,
+    new_warehouse: Callable[[str], Warehouse],
+    http_recorder: RecordingHTTPServer,
+    smtp_recorder: RecordingSMTPServer,
+    tmp_path: Path,
+) -> None:
+    """`ytempire build` on the spark target (YTEMPIRE_DBT_TARGET=spark), its `ops` state in a
+    PostgreSQL database of its own: source freshness, the build, the escalation matrix and the
+    Slack stand-in, exactly as on PostgreSQL. The fixture's dirty rows warn on both engines:
+    the same alerts (type, category, severity, level, owner, node, figure), the same exit code, and one
+    Slack post per alert on the warning channel for each run."""
+    notify = make_notify_env(http_recorder, smtp_recorder, tmp_path)
+    postgres = build_through_the_wrapper(
+        {
+            **engines.postgres.conn.env(),
+            **notify.env,
+            "YTEMPIRE_TARGET_PATH": str(tmp_path / "target-pg"),
+            "YTEMPIRE_OUTAGE_FILE": str(tmp_path / "outage-pg"),
+        }
+    )
+    posted_for_postgres = len(http_recorder.received(SLACK_WARNING_PREFIX))
+    ops = new_warehouse("spark-ops")
+    spark = build_through_the_wrapper(
+        {
+            **ops.conn.env(),
+            **notify.env,
+            "YTEMPIRE_DBT_TARGET": "spark",
+            "YTEMPIRE_SPARK_DIR": str(engines.spark.spark_dir),
+            "YTEMPIRE_TARGET_PATH": str(tmp_path / "target-spark"),
+            "YTEMPIRE_OUTAGE_FILE": str(tmp_path / "outage-spark"),
+        }
+    )
+    assert spark["error"] is None, spark["error"]
+    assert spark["freshness_invocation_id"], "source freshness ran on Spark"
+    assert spark["counts"].get("pass", 0) > 100, spark["counts"]
+    warnings = sorted(map(alert_signature, spark["alerts"]))
+    assert warnings, "the dirty rows warn"
+    assert warnings == sorted(map(alert_signature, postgres["alerts"]))
+    assert {signature[2] for signature in warnings} == {"WARNING"}
+    assert spark["exit_code_seen"] == postgres["exit_code_seen"] == 1
+    posted_for_spark = len(http_recorder.received(SLACK_WARNING_PREFIX)) - posted_for_postgres
+    assert posted_for_postgres == posted_for_spark == len(warnings)
+    # the ops state went to the ops database, not to a database of the Spark run
+    stored = ops.query("select alert_type, severity from ops.alerts_log order by alert_type")
+    assert sorted(stored) == sorted((signature[0], signature[2]) for signature in warnings)
