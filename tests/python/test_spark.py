@@ -417,8 +417,8 @@ def test_the_wrapper_runs_unchanged_on_spark(
     """`ytempire build` on the spark target (YTEMPIRE_DBT_TARGET=spark), its `ops` state in a
     PostgreSQL database of its own: source freshness, the build, the escalation matrix and the
     Slack stand-in, exactly as on PostgreSQL. The fixture's dirty rows warn on both engines:
-    the same alerts (type, category, severity, level, owner, node, figure), the same exit code, and one
-    Slack post per alert on the warning channel for each run."""
+    the same alerts (type, category, severity, level, owner, node, figure), the same exit
+    code, and one Slack post per alert on the warning channel for each run."""
     notify = make_notify_env(http_recorder, smtp_recorder, tmp_path)
     postgres = build_through_the_wrapper(
         {
