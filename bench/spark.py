@@ -85,7 +85,7 @@ def markdown(doc: dict[str, Any]) -> str:
         f"# Engines {doc['date']}: PostgreSQL against Spark",
         "",
         f"Machine: {doc['machine']['cpus']} cores, Python {doc['machine']['python']},"
-        f" {doc["machine"]["server"]}, Spark local[2] (session); as_of"
+        f" {doc['machine']['server']}, Spark local[2] (session); as_of"
         f" {doc['as_of']}; command: `{doc['command']}`.",
         "",
         "| scale | raw rows | PostgreSQL generate s | PostgreSQL build s | Spark generate s"
