@@ -275,6 +275,13 @@ def generate(
         rows = load_raw(db, plan, producers)
     seconds = time.perf_counter() - started
     log.info("generated %s rows in %.1f s", sum(rows.values()), seconds)
+    return planned_report(plan, rows, seconds, details)
+
+
+def planned_report(
+    plan: Plan, rows: dict[str, int], seconds: float, details: dict[str, dict[str, Any]]
+) -> GenerateReport:
+    """The report of a replacing generate (into PostgreSQL or Spark) from its plan."""
     return GenerateReport(
         rows=rows,
         seconds=seconds,

@@ -36,6 +36,7 @@ from orchestrator.generate import (
     TABLES,
     GenerateReport,
     make_plan,
+    planned_report,
     table_producers,
 )
 from orchestrator.project_vars import ProjectVars
@@ -161,13 +162,4 @@ def generate(
     rows = {table: write_table(spark, table, schema[table], producers[table]()) for table in TABLES}
     seconds = time.perf_counter() - started
     log.info("generated %s rows into Spark in %.1f s", sum(rows.values()), seconds)
-    return GenerateReport(
-        rows=rows,
-        seconds=seconds,
-        as_of=plan.as_of,
-        seed=plan.seed,
-        scale=plan.scale,
-        injected=plan.inject,
-        days=plan.days,
-        injected_details={name: details[name] for name in plan.inject},
-    )
+    return planned_report(plan, rows, seconds, details)
