@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC
 
 import psycopg
@@ -47,12 +47,20 @@ def command_lock(
         with connection.connect(conn):  # raises the one-sentence DatabaseUnavailable
             pass
         raise
+    acquired = False
     try:
         acquired = holder.execute("select pg_try_advisory_lock(%s)", (key,)).fetchone()[0]
         if not acquired:
             raise AlreadyRunning(who_holds(holder, key, command))
         yield
     finally:
+        if acquired and not holder.closed:
+            # Unlock before closing: the server ends a closed connection's backend, and frees
+            # its locks, only some time after the client has gone, so a command started right
+            # after this one could still find the lock held and refuse to run.
+            # If the connection is gone, the server frees the lock with the backend.
+            with suppress(psycopg.Error):
+                holder.execute("select pg_advisory_unlock(%s)", (key,))
         holder.close()
 
 
