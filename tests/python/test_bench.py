@@ -113,6 +113,14 @@ def test_the_table_shows_the_measurements(smoke) -> None:
     assert 0 < len(slow) <= 10
     assert [n["seconds"] for n in slow] == sorted((n["seconds"] for n in slow), reverse=True)
     assert sum(n["seconds"] for n in slow) <= full["node_s"]["median"] + 0.01
+    hourly_slow = hourly["slowest_nodes"]
+    assert 0 < len(hourly_slow) <= 10
+    assert [n["seconds"] for n in hourly_slow] == sorted(
+        (n["seconds"] for n in hourly_slow), reverse=True
+    )
+    assert sum(n["seconds"] for n in hourly_slow) <= hourly["node_s"]["max"] + 0.01
+    [line] = [x for x in md.splitlines() if x.startswith("Slowest nodes of the hourly cycle")]
+    assert f"{hourly_slow[0]['name']} {hourly_slow[0]['seconds']:.2f} s" in line
     cmp = run["wrapper_vs_dbt"]
     assert cmp["ratio"]["median"] == pytest.approx(
         cmp["wrapper_s"]["median"] / cmp["dbt_s"]["median"]
