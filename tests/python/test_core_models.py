@@ -404,14 +404,122 @@ class IncrementalRuns:
     new_costs: list[tuple[Any, ...]]
     second_run: DbtInvocation
     second_results: list[dict[str, Any]]
+    revenue: RevenueChanges
 
 
 def snapshot_facts(warehouse: Warehouse) -> dict[str, dict[Key, dict[str, Any]]]:
     costs = warehouse.query_dicts("select * from analytics.fct_costs")
+    revenue = warehouse.query_dicts("select * from analytics.fct_revenue")
     return {
         "fct_video_performance": built_video_performance(warehouse),
         "fct_costs": {(row["cost_id"],): row for row in costs},
+        "fct_revenue": {(row["video_id"], row["revenue_date"]): row for row in revenue},
     }
+
+
+@dataclass
+class RevenueChanges:
+    """The revenue rows of the incremental fixture's extra hour, by what fct_revenue must do."""
+
+    refreshed: tuple[Key, int]  # today's estimate landed again: (key, new estimated_cents)
+    corrected: tuple[Key, int]  # an actual of a day 5 days back corrected: (key, new actual)
+    after_as_of: Key  # a version landed after the run's as_of: not counted yet
+
+
+def one_more_hour_of_revenue(warehouse: Warehouse) -> RevenueChanges:
+    """Insert the revenue versions of the extra hour: a refreshed estimate, a correction of an
+    old day, and a version landed after the second run's instant."""
+    today = AS_OF.date()
+    old_day = today - timedelta(days=5)
+    (a, a_estimated), (c, _) = warehouse.query(
+        "select video_id, estimated_cents from analytics.fct_revenue where revenue_date = %s "
+        "order by video_id limit 2",
+        (today,),
+    )
+    [(b, b_estimated, b_actual)] = warehouse.query(
+        "select video_id, estimated_cents, actual_cents from analytics.fct_revenue "
+        "where revenue_date = %s and actual_cents is not null order by video_id limit 1",
+        (old_day,),
+    )
+    with connect(warehouse.conn) as db, db.cursor() as cursor:
+        cursor.executemany(
+            "insert into raw.revenue (video_id, revenue_date, estimated_cents, actual_cents,"
+            " loaded_at) values (%s, %s, %s, %s, %s)",
+            [
+                (a, today, a_estimated + 123, None, AS_OF + timedelta(minutes=25)),
+                (b, old_day, b_estimated, b_actual + 77, AS_OF + timedelta(minutes=35)),
+                (c, today, 999_999, None, AS_OF + timedelta(hours=2)),
+            ],
+        )
+    return RevenueChanges(
+        refreshed=((a, today), a_estimated + 123),
+        corrected=((b, old_day), b_actual + 77),
+        after_as_of=(c, today),
+    )
+
+
+@dataclass
+class LateOwner:
+    """Revenue that waited days in quarantine (unknown_video) for its video, the video's
+    channel or the channel's user, which lands in the hour before `as_of`."""
+
+    landed: str  # "video", "channel" or "user": what lands late
+    revenue_date: date
+    as_of: datetime
+    key: Key = ()
+    channel_id: int = 0
+    revenue_cents: int = 0
+
+
+def land_late_owner(warehouse: Warehouse, late: LateOwner) -> LateOwner:
+    """Insert the late owner and its old revenue row. Only the rows of what lands are stamped
+    in the last hour (the video's updated_at, the channel's updated_at, the user's created_at);
+    everything else, the revenue row included, is stamped days before."""
+    landed_at = late.as_of - timedelta(minutes=30)
+    published = datetime.combine(late.revenue_date, datetime.min.time(), UTC) + timedelta(hours=9)
+    long_ago = published - timedelta(days=2)
+    [(video_id, channel_id, user_id)] = warehouse.query(
+        "select (select max(video_id) + 1 from raw.videos), "
+        "(select max(channel_id) + 1 from raw.channels), (select max(user_id) + 1 from raw.users)"
+    )
+    [(old_channel, old_user)] = warehouse.query(
+        "select channel_id, user_id from analytics.dim_channel order by channel_id limit 1"
+    )
+    with connect(warehouse.conn) as db, db.cursor() as cursor:
+        if late.landed == "user":
+            cursor.execute(
+                "insert into raw.users (user_id, email, is_active, created_at,"
+                " monthly_goal_cents) values (%s, 'late@example.com', true, %s, 1000000)",
+                (user_id, landed_at),
+            )
+        else:
+            user_id = old_user
+        if late.landed in ("channel", "user"):
+            cursor.execute(
+                "insert into raw.channels (channel_id, user_id, title, niche, is_active,"
+                " created_at, updated_at) values (%s, %s, 'Late', 'tech', true, %s, %s)",
+                (
+                    channel_id,
+                    user_id,
+                    long_ago,
+                    landed_at if late.landed == "channel" else long_ago,
+                ),
+            )
+        else:
+            channel_id = old_channel
+        cursor.execute(
+            "insert into raw.videos (video_id, channel_id, title, published_at, duration_s,"
+            " updated_at) values (%s, %s, 'Landed late', %s, 600, %s)",
+            (video_id, channel_id, published, landed_at if late.landed == "video" else published),
+        )
+        cursor.execute(
+            "insert into raw.revenue (video_id, revenue_date, estimated_cents, actual_cents,"
+            " loaded_at) values (%s, %s, 510, 480, %s)",
+            (video_id, late.revenue_date, published + timedelta(days=1, hours=2)),
+        )
+    return LateOwner(
+        late.landed, late.revenue_date, late.as_of, (video_id, late.revenue_date), channel_id, 480
+    )
 
 
 def one_more_hour_of_rows(warehouse: Warehouse) -> tuple[list[tuple], list[tuple]]:
@@ -470,6 +578,7 @@ def incremental(
         before = snapshot_facts(warehouse)
         new_stats, new_costs = one_more_hour_of_rows(warehouse)
         insert_rows(warehouse, new_stats, new_costs)
+        revenue = one_more_hour_of_revenue(warehouse)
         second = build_core(warehouse, AS_OF + timedelta(hours=1), command="run")
         assert second.returncode == 0, second.stdout[-3000:]
         yield IncrementalRuns(
@@ -480,6 +589,7 @@ def incremental(
             new_costs,
             second,
             run_results(warehouse),
+            revenue,
         )
     finally:
         with connect(pg_server) as db:
@@ -555,6 +665,23 @@ def test_incremental_run_adds_only_the_new_costs(incremental: IncrementalRuns) -
         )
 
 
+def test_incremental_revenue_replaces_exactly_the_changed_days(
+    incremental: IncrementalRuns,
+) -> None:
+    before, after = incremental.before["fct_revenue"], incremental.after["fct_revenue"]
+    changes = incremental.revenue
+    (refreshed, estimated), (corrected, actual) = changes.refreshed, changes.corrected
+    assert set(after) == set(before)
+    assert {key for key, row in before.items() if after[key] != row} == {refreshed, corrected}
+    assert (after[refreshed]["estimated_cents"], after[refreshed]["revenue_cents"]) == (
+        estimated,
+        estimated,
+    )
+    assert after[refreshed]["is_estimated"] is True
+    assert (after[corrected]["actual_cents"], after[corrected]["revenue_cents"]) == (actual, actual)
+    assert after[changes.after_as_of] == before[changes.after_as_of]
+
+
 def test_incremental_models_were_not_rebuilt(incremental: IncrementalRuns) -> None:
     affected = {
         result["unique_id"].split(".")[2]: result["adapter_response"].get("rows_affected")
@@ -562,6 +689,11 @@ def test_incremental_models_were_not_rebuilt(incremental: IncrementalRuns) -> No
     }
     assert 0 < affected["fct_video_performance"] < len(incremental.after["fct_video_performance"])
     assert 0 < affected["fct_costs"] < len(incremental.after["fct_costs"])
+    # the days from the earliest one that changed (the corrected day, 5 days back) on
+    revenue = incremental.after["fct_revenue"]
+    earliest = incremental.revenue.corrected[0][1]
+    assert affected["fct_revenue"] == sum(1 for key in revenue if key[1] >= earliest)
+    assert affected["fct_revenue"] < len(revenue)
 
 
 def test_incremental_result_equals_a_full_recomputation(incremental: IncrementalRuns) -> None:
@@ -569,6 +701,68 @@ def test_incremental_result_equals_a_full_recomputation(incremental: Incremental
         incremental.warehouse,
         load_raw(incremental.warehouse.query_dicts, AS_OF + timedelta(hours=1)),
     )
+
+
+LATE_OWNERS = (  # one run each, an hour apart; each one's day earlier than the one before
+    ("video", 9),
+    ("channel", 10),
+    ("user", 11),
+)
+
+
+@dataclass
+class LateOwnerRuns:
+    warehouse: Warehouse
+    runs: list[tuple[LateOwner, int, dict[Key, dict[str, Any]], Raw]]  # (case, affected, rows, raw)
+
+
+@pytest.fixture(scope="module")
+def late_owners(
+    clean: BuiltWarehouse, pg_server: Connection, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LateOwnerRuns]:
+    """A copy of the clean warehouse; then, an hour apart, a late video, a late channel and a
+    late user land (each with revenue that waited days for it), and an incremental run."""
+    warehouse = clone_warehouse(clean.warehouse, pg_server, tmp_path_factory)
+    runs = []
+    try:
+        for hours, (landed, days_back) in enumerate(LATE_OWNERS, start=1):
+            as_of = AS_OF + timedelta(hours=hours)
+            late = land_late_owner(
+                warehouse, LateOwner(landed, AS_OF.date() - timedelta(days=days_back), as_of)
+            )
+            run = build_core(warehouse, as_of, command="run")
+            assert run.returncode == 0, run.stdout[-3000:]
+            affected = {
+                result["unique_id"].split(".")[2]: result["adapter_response"].get("rows_affected")
+                for result in run_results(warehouse)
+            }["fct_revenue"]
+            rows = snapshot_facts(warehouse)["fct_revenue"]
+            runs.append((late, affected, rows, load_raw(warehouse.query_dicts, as_of)))
+        yield LateOwnerRuns(warehouse, runs)
+    finally:
+        with connect(pg_server) as db:
+            db.execute(
+                sql.SQL("drop database if exists {} with (force)").format(
+                    sql.Identifier(warehouse.conn.dbname)
+                )
+            )
+
+
+@pytest.mark.parametrize("landed", [landed for landed, _ in LATE_OWNERS])
+def test_revenue_waiting_for_its_owner_reaches_fct_revenue_when_it_lands(
+    late_owners: LateOwnerRuns, landed: str
+) -> None:
+    """Its day is older than anything else that changed, so the run recomputes from exactly
+    that day: the window start's clause for what landed (video, channel or user) found it."""
+    [(late, affected, rows, raw)] = [run for run in late_owners.runs if run[0].landed == landed]
+    assert (rows[late.key]["channel_id"], rows[late.key]["revenue_cents"]) == (
+        late.channel_id,
+        late.revenue_cents,
+    )
+    assert affected == sum(1 for key in rows if key[1] >= late.revenue_date)
+    assert affected < len(rows)
+    expected = {key: row["revenue_cents"] for key, row in raw.core.fct_revenue.items()}
+    assert {key: row["revenue_cents"] for key, row in rows.items()} == expected
 
 
 # --------------------------------------------------------------------------------------------

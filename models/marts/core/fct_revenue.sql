@@ -1,5 +1,22 @@
+{#-
+    Incremental on PostgreSQL: each run recomputes the revenue days from revenue_window_start()
+    on (the days a version landed for since the last run, whatever their date, and the days of a
+    video whose row landed since) and window_replace swaps them in; a replay to an earlier
+    as_of recomputes the days of the versions it withdraws. On Spark a table, rebuilt each run.
+-#}
+{%- if target.type == 'postgres' %}
+-- depends_on: {{ ref('stg_raw__revenue_loads') }}
+-- depends_on: {{ ref('stg_raw__videos') }}
+-- depends_on: {{ ref('stg_raw__channels') }}
+-- depends_on: {{ ref('stg_raw__users') }}
+{%- endif %}
 {{
     config(
+        unique_key='revenue_id',
+        incremental_strategy='window_replace' if target.type == 'postgres' else none,
+        window_column='revenue_date',
+        window_start_macro='revenue_window_start' if target.type == 'postgres' else none,
+        on_schema_change='fail',
         indexes=[
             {'columns': ['revenue_id'], 'unique': true},
             {'columns': ['video_id']},
@@ -26,6 +43,9 @@ revenue as (
         revenue_date,
         loaded_at
     from {{ ref('int_revenue_validated') }}
+    {%- if is_incremental() %}
+    where revenue_date >= {{ revenue_window_start() }}
+    {%- endif %}
 ),
 
 final as (
