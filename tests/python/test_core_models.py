@@ -711,9 +711,68 @@ LATE_OWNERS = (  # one run each, an hour apart; each one's day earlier than the 
 
 
 @dataclass
+class OwnerChange:
+    """A change of an already stored video's owner or validity, landed in the hour: "moved" (a
+    new version of a channel, with another user) or "orphaned" (a new version of a video, on a
+    channel that does not exist: quarantined as unknown_channel)."""
+
+    kind: str
+    video_ids: list[int]
+    earliest_day: date  # the earliest stored revenue day of those videos
+    user_id: int | None  # the videos' user after the change (None: no longer valid)
+    affected: int = 0
+    rows: dict[Key, dict[str, Any]] = field(default_factory=dict)
+
+
+def land_owner_change(warehouse: Warehouse, kind: str, as_of: datetime) -> OwnerChange:
+    """The channel (moved) or video (orphaned) whose stored revenue starts latest (a video's:
+    at least 3 days back), changed."""
+    landed_at = as_of - timedelta(minutes=30)
+    with connect(warehouse.conn) as db, db.cursor() as cursor:
+        if kind == "moved":
+            [(channel_id, earliest_day)] = warehouse.query(
+                "select channel_id, min(revenue_date) from analytics.fct_revenue"
+                " group by channel_id order by 2 desc, 1 limit 1"
+            )
+            [(user_id,)] = warehouse.query(
+                "select min(user_id) from analytics.dim_user where user_id <> "
+                "(select user_id from analytics.dim_channel where channel_id = %s)",
+                (channel_id,),
+            )
+            cursor.execute(
+                "insert into raw.channels (channel_id, user_id, title, niche, is_active,"
+                " created_at, updated_at) select channel_id, %s, channel_title, niche, is_active,"
+                " created_at, %s from staging.stg_raw__channels where channel_id = %s",
+                (user_id, landed_at, channel_id),
+            )
+            video_ids = [
+                row[0]
+                for row in warehouse.query(
+                    "select distinct video_id from analytics.fct_revenue where channel_id = %s",
+                    (channel_id,),
+                )
+            ]
+            return OwnerChange(kind, video_ids, earliest_day, user_id)
+        # older than the days every run recomputes anyway (those from the lookback's date on)
+        [(video_id, earliest_day)] = warehouse.query(
+            "select video_id, min(revenue_date) from analytics.fct_revenue group by video_id"
+            " having min(revenue_date) < %s order by 2 desc, 1 limit 1",
+            (as_of.date() - timedelta(days=3),),
+        )
+        cursor.execute(
+            "insert into raw.videos (video_id, channel_id, title, published_at, duration_s,"
+            " updated_at) select video_id, -1, video_title, published_at, duration_seconds, %s"
+            " from staging.stg_raw__videos where video_id = %s",
+            (landed_at, video_id),
+        )
+        return OwnerChange(kind, [video_id], earliest_day, None)
+
+
+@dataclass
 class LateOwnerRuns:
     warehouse: Warehouse
     runs: list[tuple[LateOwner, int, dict[Key, dict[str, Any]], Raw]]  # (case, affected, rows, raw)
+    changes: dict[str, OwnerChange]
 
 
 @pytest.fixture(scope="module")
@@ -738,7 +797,19 @@ def late_owners(
             }["fct_revenue"]
             rows = snapshot_facts(warehouse)["fct_revenue"]
             runs.append((late, affected, rows, load_raw(warehouse.query_dicts, as_of)))
-        yield LateOwnerRuns(warehouse, runs)
+        changes = {}
+        for hours, kind in enumerate(("moved", "orphaned"), start=len(LATE_OWNERS) + 1):
+            as_of = AS_OF + timedelta(hours=hours)
+            change = land_owner_change(warehouse, kind, as_of)
+            run = build_core(warehouse, as_of, command="run")
+            assert run.returncode == 0, run.stdout[-3000:]
+            change.affected = {
+                result["unique_id"].split(".")[2]: result["adapter_response"].get("rows_affected")
+                for result in run_results(warehouse)
+            }["fct_revenue"]
+            change.rows = snapshot_facts(warehouse)["fct_revenue"]
+            changes[kind] = change
+        yield LateOwnerRuns(warehouse, runs, changes)
     finally:
         with connect(pg_server) as db:
             db.execute(
@@ -763,6 +834,23 @@ def test_revenue_waiting_for_its_owner_reaches_fct_revenue_when_it_lands(
     assert affected < len(rows)
     expected = {key: row["revenue_cents"] for key, row in raw.core.fct_revenue.items()}
     assert {key: row["revenue_cents"] for key, row in rows.items()} == expected
+
+
+@pytest.mark.parametrize("kind", ["moved", "orphaned"])
+def test_a_stored_video_whose_owner_changes_is_recomputed(
+    late_owners: LateOwnerRuns, kind: str
+) -> None:
+    """Its days are recomputed from its earliest stored one: the moved channel's videos carry
+    the new user; the orphaned video's revenue leaves fct_revenue (now unknown_channel)."""
+    change = late_owners.changes[kind]
+    rows = change.rows
+    mine = [row for key, row in rows.items() if key[0] in change.video_ids]
+    if change.user_id is None:
+        assert mine == []
+    else:
+        assert mine
+        assert {row["user_id"] for row in mine} == {change.user_id}
+    assert change.affected == sum(1 for key in rows if key[1] >= change.earliest_day)
 
 
 # --------------------------------------------------------------------------------------------

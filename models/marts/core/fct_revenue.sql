@@ -1,14 +1,12 @@
 {#-
     Incremental on PostgreSQL: each run recomputes the revenue days from revenue_window_start()
     on (the days a version landed for since the last run, whatever their date, and the days of a
-    video whose row landed since) and window_replace swaps them in; a replay to an earlier
+    video whose owner or validity changed) and window_replace swaps them in; a replay to an earlier
     as_of recomputes the days of the versions it withdraws. On Spark a table, rebuilt each run.
 -#}
 {%- if target.type == 'postgres' %}
 -- depends_on: {{ ref('stg_raw__revenue_loads') }}
--- depends_on: {{ ref('stg_raw__videos') }}
--- depends_on: {{ ref('stg_raw__channels') }}
--- depends_on: {{ ref('stg_raw__users') }}
+-- depends_on: {{ ref('int_videos_validated') }}
 {%- endif %}
 {{
     config(
