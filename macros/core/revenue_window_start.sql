@@ -25,7 +25,9 @@
         from {{ ref('stg_raw__revenue_loads') }} as loads
         where
             loads.loaded_at >= {{ landed_since }}
-            or loads.video_id in (
+            -- "= any(array(...))", not "in (...)": a qual without a subplan is pushed below the
+            -- view's distinct, so the raw scan filters before aggregating (2.9 s -> 0.3 s at scale 10)
+            or loads.video_id = any(array(
                 select videos.video_id
                 from {{ ref('int_videos_validated') }} as videos
                 left join lateral (
@@ -45,6 +47,6 @@
                             or stored.channel_id <> videos.channel_id
                             or stored.user_id <> videos.user_id
                     end
-            )
+            ))
     )
 {%- endmacro %}
