@@ -26,7 +26,8 @@
         where
             loads.loaded_at >= {{ landed_since }}
             -- "= any(array(...))", not "in (...)": a qual without a subplan is pushed below the
-            -- view's distinct, so the raw scan filters before aggregating (2.9 s -> 0.3 s at scale 10)
+            -- view's distinct, so the raw scan filters before aggregating (scale 10: 2,016,899
+            -- rows aggregated -> 151,301; the window start 2.9 s -> 1.0 s)
             or loads.video_id = any(array(
                 select videos.video_id
                 from {{ ref('int_videos_validated') }} as videos

@@ -49,6 +49,14 @@ def run_results(warehouse: Warehouse) -> list[dict[str, Any]]:
     return warehouse.artifact("run_results.json")["results"]
 
 
+def rows_affected(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """The rows each node of a run wrote, by node name (dbt's adapter_response)."""
+    return {
+        result["unique_id"].split(".")[2]: result["adapter_response"].get("rows_affected")
+        for result in results
+    }
+
+
 def statuses_by_name(results: list[dict[str, Any]]) -> dict[str, str]:
     return {result["unique_id"].split(".")[2]: result["status"] for result in results}
 
@@ -683,10 +691,7 @@ def test_incremental_revenue_replaces_exactly_the_changed_days(
 
 
 def test_incremental_models_were_not_rebuilt(incremental: IncrementalRuns) -> None:
-    affected = {
-        result["unique_id"].split(".")[2]: result["adapter_response"].get("rows_affected")
-        for result in incremental.second_results
-    }
+    affected = rows_affected(incremental.second_results)
     assert 0 < affected["fct_video_performance"] < len(incremental.after["fct_video_performance"])
     assert 0 < affected["fct_costs"] < len(incremental.after["fct_costs"])
     # the days from the earliest one that changed (the corrected day, 5 days back) on
@@ -791,10 +796,7 @@ def late_owners(
             )
             run = build_core(warehouse, as_of, command="run")
             assert run.returncode == 0, run.stdout[-3000:]
-            affected = {
-                result["unique_id"].split(".")[2]: result["adapter_response"].get("rows_affected")
-                for result in run_results(warehouse)
-            }["fct_revenue"]
+            affected = rows_affected(run_results(warehouse))["fct_revenue"]
             rows = snapshot_facts(warehouse)["fct_revenue"]
             runs.append((late, affected, rows, load_raw(warehouse.query_dicts, as_of)))
         changes = {}
@@ -803,10 +805,7 @@ def late_owners(
             change = land_owner_change(warehouse, kind, as_of)
             run = build_core(warehouse, as_of, command="run")
             assert run.returncode == 0, run.stdout[-3000:]
-            change.affected = {
-                result["unique_id"].split(".")[2]: result["adapter_response"].get("rows_affected")
-                for result in run_results(warehouse)
-            }["fct_revenue"]
+            change.affected = rows_affected(run_results(warehouse))["fct_revenue"]
             change.rows = snapshot_facts(warehouse)["fct_revenue"]
             changes[kind] = change
         yield LateOwnerRuns(warehouse, runs, changes)
